@@ -1,0 +1,205 @@
+// Package config loads irm's TOML configuration: the embedded documented default,
+// overridden by a file named with -config or IRM_CONFIG.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration. Paths are absolute after Load.
+type Config struct {
+	DataDir string `toml:"data_dir"`
+	Listen  string `toml:"listen"`
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+
+	Drop struct {
+		Dir               string `toml:"dir"`
+		KeepProcessedDays int    `toml:"keep_processed_days"`
+		RescanSeconds     int    `toml:"rescan_seconds"`
+		SettleMS          int    `toml:"settle_ms"`
+	} `toml:"drop"`
+
+	Rules struct {
+		Dir string `toml:"dir"`
+	} `toml:"rules"`
+
+	Org struct {
+		Domains []string `toml:"domains"`
+	} `toml:"org"`
+
+	Retention struct {
+		EventsDays int `toml:"events_days"`
+	} `toml:"retention"`
+
+	HR struct {
+		// Columns maps a canonical HR column name to the name used in the files.
+		Columns map[string]string `toml:"columns"`
+	} `toml:"hr"`
+
+	// File is the config file that was loaded ("" for the embedded default).
+	File string `toml:"-"`
+}
+
+// Default is the embedded config.toml; main sets it from the embedded file.
+var Default []byte
+
+// Load reads the embedded default, then the file (if path is not empty) on top of it.
+// Relative paths resolve against the file's folder, or the working directory for the
+// default. Unknown keys are errors naming the key and its line.
+func Load(path string) (*Config, error) {
+	var c Config
+	if _, err := decode(&c, string(Default), "config.toml (embedded)"); err != nil {
+		return nil, err
+	}
+	base, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if _, err := decode(&c, string(data), path); err != nil {
+			return nil, err
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		c.File = abs
+		base = filepath.Dir(abs)
+	}
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	resolve(&c.DataDir)
+	resolve(&c.Drop.Dir)
+	resolve(&c.Rules.Dir)
+	resolve(&c.TLSCert)
+	resolve(&c.TLSKey)
+	for i, d := range c.Org.Domains {
+		c.Org.Domains[i] = strings.ToLower(strings.TrimSpace(d))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", c.name(), err)
+	}
+	return &c, nil
+}
+
+// FromEnv returns the config path named by -config (flagValue) or else IRM_CONFIG.
+func FromEnv(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("IRM_CONFIG")
+}
+
+func (c *Config) name() string {
+	if c.File == "" {
+		return "(embedded default)"
+	}
+	return c.File
+}
+
+// Validate reports settings that cannot work, in the operator's terms.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen must be set"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key must both be set, or neither"))
+	}
+	if c.Drop.Dir == "" {
+		errs = append(errs, errors.New("drop.dir must be set"))
+	}
+	if c.Drop.KeepProcessedDays < 0 {
+		errs = append(errs, errors.New("drop.keep_processed_days must be 0 or more"))
+	}
+	if c.Drop.RescanSeconds < 1 {
+		errs = append(errs, errors.New("drop.rescan_seconds must be at least 1"))
+	}
+	if c.Drop.SettleMS < 0 {
+		errs = append(errs, errors.New("drop.settle_ms must be 0 or more"))
+	}
+	if c.Retention.EventsDays < 1 {
+		errs = append(errs, errors.New("retention.events_days must be at least 1"))
+	}
+	for _, d := range c.Org.Domains {
+		if d == "" || strings.ContainsAny(d, " @/") {
+			errs = append(errs, fmt.Errorf("org.domains: %q is not a domain", d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func decode(c *Config, text, name string) (toml.MetaData, error) {
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return md, fmt.Errorf("config %s line %d: %s", name, perr.Position.Line, perr.Message)
+		}
+		return md, fmt.Errorf("config %s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var msgs []string
+		for _, k := range und {
+			// HR column remaps are free-form keys under [hr.columns].
+			if len(k) == 3 && k[0] == "hr" && k[1] == "columns" {
+				continue
+			}
+			msgs = append(msgs, fmt.Sprintf("config %s line %d: unknown key %q", name, keyLine(text, k), k.String()))
+		}
+		if len(msgs) > 0 {
+			return md, errors.New(strings.Join(msgs, "\n"))
+		}
+	}
+	return md, nil
+}
+
+// keyLine finds the line where a dotted key is defined, since toml.MetaData does not
+// keep positions. It tracks [table] headers and matches "key =" lines; 0 if not found.
+func keyLine(text string, key toml.Key) int {
+	want := key.String()
+	table := ""
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line[0] == '[' {
+			h := strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t")
+			table = h
+			if h == want {
+				return i + 1
+			}
+			continue
+		}
+		name, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		full := strings.Trim(strings.TrimSpace(name), `"'`)
+		if table != "" {
+			full = table + "." + full
+		}
+		if full == want {
+			return i + 1
+		}
+	}
+	return 0
+}
