@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("listen must be set"))
+	} else if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("listen: %q is not host:port (e.g. 127.0.0.1:8080)", c.Listen))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key must both be set, or neither"))
@@ -147,22 +150,38 @@ func (c *Config) Validate() error {
 }
 
 func decode(c *Config, text, name string) (toml.MetaData, error) {
+	// Editors on Windows save UTF-8 with a byte-order mark, which TOML does not allow.
+	text = strings.TrimPrefix(text, "\ufeff")
 	md, err := toml.Decode(text, c)
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
+			if perr.LastKey != "" {
+				return md, fmt.Errorf("config %s line %d: %s: %s", name, perr.Position.Line, perr.LastKey, perr.Message)
+			}
 			return md, fmt.Errorf("config %s line %d: %s", name, perr.Position.Line, perr.Message)
 		}
-		return md, fmt.Errorf("config %s: %w", name, err)
+		return md, fmt.Errorf("config %s: %s", name, strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var msgs []string
+		reported := map[string]bool{}
 		for _, k := range und {
 			// HR column remaps are free-form keys under [hr.columns].
 			if len(k) == 3 && k[0] == "hr" && k[1] == "columns" {
 				continue
 			}
-			msgs = append(msgs, fmt.Sprintf("config %s line %d: unknown key %q", name, keyLine(text, k), k.String()))
+			// An unknown table is one mistake: report it, not every key inside it too.
+			if len(k) > 1 && reported[k[:len(k)-1].String()] {
+				reported[k.String()] = true
+				continue
+			}
+			reported[k.String()] = true
+			where := ""
+			if line := keyLine(text, k); line > 0 {
+				where = fmt.Sprintf(" line %d", line)
+			}
+			msgs = append(msgs, fmt.Sprintf("config %s%s: unknown key %q", name, where, k.String()))
 		}
 		if len(msgs) > 0 {
 			return md, errors.New(strings.Join(msgs, "\n"))

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the detection pipeline with the real binary: `irm demo -out`
+# writes a synthetic organisation with RECORDS benign audit records (plus HR, badging,
+# DLP and defender feeds and the planted cases), the demo settings and one policy per
+# template (all nine) are imported, then `irm ingest -once` parses, stores, evaluates
+# and alerts under /usr/bin/time -v. Prints records/s (wall clock, including the final
+# re-scoring), alerts raised and peak RSS.
+#
+#   bench/e2e.sh [RECORDS] [USERS] [DAYS]     (defaults: 1000000 records, 1000 users, 30 days)
+#
+# Work files go to $E2E_DIR (default /tmp/irm-e2e: outside the tree, so that bench/ingest.sh,
+# which empties bench/out, cannot remove them mid-run); removed at the end unless KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+records=${1:-1000000}
+users=${2:-1000}
+days=${3:-30}
+out=${E2E_DIR:-/tmp/irm-e2e}
+rm -rf "$out"
+mkdir -p "$out"
+
+echo "== build"
+go build -o "$out/irm" .
+
+printf 'data_dir = "data"\nlisten = "127.0.0.1:0"\n[drop]\ndir = "drop"\nsettle_ms = 0\n' >"$out/irm.toml"
+
+echo "== generate: $records audit records, $users users, $days days"
+"$out/irm" demo -out "$out/drop" -audit-records "$records" -users "$users" -days "$days" -seed 1
+total=$(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1]))["counts"].values()))' "$out/drop/manifest.json")
+planted=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["planted"]))' "$out/drop/manifest.json")
+
+echo "== settings and policies"
+"$out/irm" settings import -config "$out/irm.toml" "$out/drop/settings.toml"
+"$out/irm" policy import -config "$out/irm.toml" "$out/drop/policies.toml"
+
+echo "== irm ingest -once ($total records in all feeds)"
+/usr/bin/time -v "$out/irm" ingest -config "$out/irm.toml" -once -q 2>"$out/time.txt" || { cat "$out/time.txt"; exit 1; }
+grep -E '^ingest:' "$out/time.txt" || true
+
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$out/time.txt")
+rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
+alerts=$("$out/irm" alerts -config "$out/irm.toml" -json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+
+echo "== result"
+python3 -c '
+import sys
+total, wall, rss, alerts, planted = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+secs = sum(float(x) * 60**i for i, x in enumerate(reversed(wall.split(":"))))
+print(f"records:     {total}")
+print(f"wall clock:  {secs:.1f} s")
+print(f"throughput:  {total/secs:,.0f} records/s   (target >= 50,000)")
+print(f"peak RSS:    {rss/1024:,.0f} MiB            (target <= 1024)")
+print(f"alerts:      {alerts} ({planted} planted cases)")
+' "$total" "$wall" "$rss_kb" "$alerts" "$planted"
+if [ "${KEEP:-0}" != 1 ]; then rm -rf "$out"; fi

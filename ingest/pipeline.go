@@ -1,0 +1,518 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"irm/event"
+	"irm/store"
+)
+
+// Options configure an Ingester.
+type Options struct {
+	DropDir           string        // holds one directory per feed
+	Parse             ParseOptions  // passed to Parse for every file
+	Rescan            time.Duration // full rescan interval in Run; 0 = 10s
+	Settle            time.Duration // a file is taken once unmodified this long; 0 = at once
+	KeepProcessedDays int           // processed files older than this are removed; 0 = keep
+	Logger            *slog.Logger  // nil = discard
+	Progress          io.Writer     // nil = none; else a progress line every 2s while busy
+	BatchSize         int           // events per store commit; 0 = 5000
+}
+
+// Summary counts what a run of the ingester did.
+type Summary struct {
+	Files          int // files moved to processed/ (including duplicate files)
+	DuplicateFiles int // of those, files whose digest was already in the ledger
+	FailedFiles    int // files moved to failed/
+	Records        int // good records parsed
+	Added          int // records stored as new events
+	Duplicates     int // records whose event was already stored
+	Rejected       int // records rejected (listed in the files' error reports)
+	Elapsed        time.Duration
+}
+
+func (s Summary) String() string {
+	rate := 0.0
+	if s.Elapsed > 0 {
+		rate = float64(s.Records) / s.Elapsed.Seconds()
+	}
+	return fmt.Sprintf("%d files (%d duplicate, %d failed), %d records: %d added, %d duplicate, %d rejected in %s (%.0f records/s)",
+		s.Files+s.FailedFiles, s.DuplicateFiles, s.FailedFiles, s.Records, s.Added, s.Duplicates, s.Rejected,
+		s.Elapsed.Round(time.Millisecond), rate)
+}
+
+// Ingester moves drop files through claim → parse → commit → processed/failed.
+// Once and Run must not be called concurrently.
+type Ingester struct {
+	db  *store.DB
+	opt Options
+	log *slog.Logger
+
+	mu   sync.Mutex
+	subs []func(added []event.Event)
+	// toNotify carries committed batches to the goroutine that calls the subscribers,
+	// so that evaluating one batch overlaps committing the next.
+	toNotify chan []event.Event
+
+	// Counters of the current Once/Run, read by the progress printer.
+	files, records, added, dups, rejected, failed, dupFiles atomic.Int64
+}
+
+// New prepares the drop directories: <drop>/<feed>/ with processed/, failed/ and the
+// claim directory for every feed.
+func New(db *store.DB, opt Options) (*Ingester, error) {
+	if db == nil {
+		return nil, errors.New("ingest: nil store")
+	}
+	if opt.DropDir == "" {
+		return nil, errors.New("ingest: no drop directory")
+	}
+	if opt.Rescan <= 0 {
+		opt.Rescan = 10 * time.Second
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 5000
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, f := range event.Feeds {
+		if err := makeFeedDirs(opt.DropDir, f); err != nil {
+			return nil, err
+		}
+	}
+	return &Ingester{db: db, opt: opt, log: opt.Logger}, nil
+}
+
+func makeFeedDirs(drop, feed string) error {
+	for _, d := range []string{"", ProcessedDir, FailedDir, ClaimedDir} {
+		if err := os.MkdirAll(filepath.Join(drop, feed, d), 0o755); err != nil {
+			return fmt.Errorf("ingest: create drop directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// OnCommit registers fn to be called after each committed (synced) batch with the
+// events that were new. Calls are serial and in commit order, from one goroutine of the
+// ingester, while the next batch is being committed; Once returns (and Run stops) only
+// after every batch has been delivered. fn must not keep a reference it then modifies:
+// other subscribers see the same slice.
+func (in *Ingester) OnCommit(fn func(added []event.Event)) {
+	in.mu.Lock()
+	in.subs = append(in.subs, fn)
+	in.mu.Unlock()
+}
+
+// notify hands a committed batch to the subscribers. The queue is short so that a slow
+// subscriber slows ingest down instead of piling up batches in memory.
+func (in *Ingester) notify(added []event.Event) {
+	if len(added) > 0 {
+		in.toNotify <- added
+	}
+}
+
+// startNotifier starts the goroutine that calls the OnCommit subscribers, one batch at a
+// time in commit order; stop waits until every queued batch has been delivered.
+func (in *Ingester) startNotifier() (stop func()) {
+	ch := make(chan []event.Event, 2)
+	in.toNotify = ch
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for added := range ch {
+			in.mu.Lock()
+			subs := in.subs
+			in.mu.Unlock()
+			for _, fn := range subs {
+				fn(added)
+			}
+		}
+	}()
+	return func() { close(ch); <-done }
+}
+
+// Once ingests every file present in the drop directories (waiting for files that are
+// still settling, and taking files that arrive meanwhile) and returns when none is left.
+func (in *Ingester) Once(ctx context.Context) (Summary, error) {
+	release, err := lockDrop(in.opt.DropDir)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer release()
+	start := time.Now()
+	in.resetCounters()
+	stop := in.startProgress(start)
+	defer stop()
+	// Deferred after the progress printer, so runs first: Once returns only when the
+	// subscribers have seen every batch.
+	defer in.startNotifier()()
+
+	in.retireProcessed()
+	if err := in.recoverClaimed(ctx); err != nil {
+		return in.summary(start), err
+	}
+	for {
+		ready, wait, err := in.scan()
+		if err != nil {
+			return in.summary(start), err
+		}
+		if len(ready) == 0 && wait == 0 {
+			return in.summary(start), nil
+		}
+		if err := in.processAll(ctx, ready); err != nil {
+			return in.summary(start), err
+		}
+		if len(ready) == 0 {
+			select {
+			case <-ctx.Done():
+				return in.summary(start), ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+func (in *Ingester) resetCounters() {
+	for _, c := range []*atomic.Int64{&in.files, &in.records, &in.added, &in.dups, &in.rejected, &in.failed, &in.dupFiles} {
+		c.Store(0)
+	}
+}
+
+func (in *Ingester) summary(start time.Time) Summary {
+	return Summary{
+		Files: int(in.files.Load()), DuplicateFiles: int(in.dupFiles.Load()), FailedFiles: int(in.failed.Load()),
+		Records: int(in.records.Load()), Added: int(in.added.Load()), Duplicates: int(in.dups.Load()),
+		Rejected: int(in.rejected.Load()), Elapsed: time.Since(start),
+	}
+}
+
+// startProgress prints a line every 2 seconds while records are flowing.
+func (in *Ingester) startProgress(start time.Time) (stop func()) {
+	if in.opt.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		last, lastAt := int64(0), start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				recs := in.records.Load()
+				if recs == last {
+					continue
+				}
+				rate := float64(recs-last) / now.Sub(lastAt).Seconds()
+				fmt.Fprintf(in.opt.Progress, "ingest: %d files, %d records (%d new, %d rejected), %.0f records/s\n",
+					in.files.Load()+in.failed.Load(), recs, in.added.Load(), in.rejected.Load(), rate)
+				last, lastAt = recs, now
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// scan lists the files that are ready in every feed, oldest first, and how long to
+// wait for the next file that is still settling (0 when none is).
+func (in *Ingester) scan() (ready []candidate, wait time.Duration, err error) {
+	now := time.Now()
+	for _, f := range event.Feeds {
+		cs, err := scanFeed(filepath.Join(in.opt.DropDir, f), f)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Removed by hand: recreate it so exporters can deliver again (the rescan,
+			// not fsnotify, watches a recreated directory).
+			in.log.Warn("drop directory missing; recreating it", "feed", f)
+			err = makeFeedDirs(in.opt.DropDir, f)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, c := range cs {
+			// The drop protocol makes files appear complete; the settle time guards
+			// exporters that write in place. mtime moves with every write, so "not
+			// modified for Settle" is "size and mtime stable over Settle".
+			if age := now.Sub(c.mtime); age < in.opt.Settle {
+				if w := in.opt.Settle - age; wait == 0 || w < wait {
+					wait = w
+				}
+				continue
+			}
+			ready = append(ready, c)
+		}
+	}
+	sort.Slice(ready, func(i, j int) bool {
+		a, b := ready[i], ready[j]
+		if !a.mtime.Equal(b.mtime) {
+			return a.mtime.Before(b.mtime)
+		}
+		if a.feed != b.feed {
+			return a.feed < b.feed
+		}
+		return a.name < b.name
+	})
+	return ready, wait, nil
+}
+
+// processAll claims and ingests files in order. A file that vanished (taken by hand) is
+// skipped; a store error stops the pass and leaves the file claimed for the next one.
+func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
+	for _, c := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		feedDir := filepath.Join(in.opt.DropDir, c.feed)
+		// Re-check just before claiming: the file may have been rewritten since the scan.
+		fi, err := os.Lstat(filepath.Join(feedDir, c.name))
+		if err != nil || fi.Size() != c.size || !fi.ModTime().Equal(c.mtime) {
+			continue
+		}
+		path, err := claim(feedDir, c.name)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		if err := in.ingestFile(ctx, c.feed, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverClaimed re-ingests files left in claim directories by a crash or a store
+// error. Their records may be partly stored; dedup by event ID makes the re-run add
+// exactly the missing ones.
+func (in *Ingester) recoverClaimed(ctx context.Context) error {
+	for _, f := range event.Feeds {
+		dir := filepath.Join(in.opt.DropDir, f, ClaimedDir)
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = makeFeedDirs(in.opt.DropDir, f)
+		}
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			in.log.Info("resuming claimed file", "feed", f, "file", e.Name())
+			if err := in.ingestFile(ctx, f, filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (in *Ingester) retireProcessed() {
+	for _, f := range event.Feeds {
+		n, err := retireOld(filepath.Join(in.opt.DropDir, f, ProcessedDir), in.opt.KeepProcessedDays, time.Now())
+		if err != nil {
+			in.log.Warn("retire processed files", "feed", f, "err", err)
+		} else if n > 0 {
+			in.log.Info("retired processed files", "feed", f, "files", n, "older_than_days", in.opt.KeepProcessedDays)
+		}
+	}
+}
+
+// errStore marks an error from committing (not from the file's content): the file must
+// stay claimed and be retried rather than be moved to failed/.
+type errStore struct{ err error }
+
+func (e *errStore) Error() string { return e.err.Error() }
+func (e *errStore) Unwrap() error { return e.err }
+
+// ingestFile takes one claimed file through digest → ledger → parse/commit → report →
+// processed/ or failed/. It returns an error only for problems that are not the file's
+// fault (store, file system, cancellation); the file then stays claimed.
+func (in *Ingester) ingestFile(ctx context.Context, feed, path string) error {
+	name := filepath.Base(path)
+	feedDir := filepath.Join(in.opt.DropDir, feed)
+	t0 := time.Now()
+	started := t0
+	digest, size, err := digestFile(path)
+	if err != nil {
+		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+	}
+	rec, found, err := in.db.LedgerGet(digest)
+	if err != nil {
+		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
+	}
+	if found && !rec.Finished.IsZero() && rec.Failed == "" && rec.Feed == feed {
+		// Either dropped twice or a crash after the ledger write: nothing to add.
+		dst, err := retire(path, filepath.Join(feedDir, ProcessedDir), name, "", "")
+		if err != nil {
+			return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+		}
+		in.files.Add(1)
+		in.dupFiles.Add(1)
+		in.log.Info("duplicate file: already ingested", "feed", feed, "file", name, "moved_to", dst,
+			"first_name", rec.Name, "first_finished", rec.Finished, "digest", digest)
+		return nil
+	}
+	if found && rec.Finished.IsZero() && !rec.Started.IsZero() {
+		started = rec.Started // resuming after a crash: keep the first start
+	}
+	rec = store.FileRecord{Digest: digest, Feed: feed, Name: name, Size: size, Started: started}
+	if err := in.db.LedgerPut(rec); err != nil {
+		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
+	}
+
+	counts, rejects, perr := in.parseAndCommit(ctx, feed, path)
+	// A cancellation that arrives after the last batch is committed does not stop the
+	// bookkeeping: finishing is quicker than re-reading the whole file on the next start.
+	var se *errStore
+	if errors.As(perr, &se) {
+		return fmt.Errorf("ingest %s/%s: %w", feed, name, perr)
+	}
+
+	rec.Finished = time.Now()
+	rec.Records, rec.Added, rec.Duplicates, rec.Rejected = counts.records, counts.added, counts.dups, len(rejects)
+	for i, r := range rejects {
+		if i == 100 {
+			break
+		}
+		rec.Errors = append(rec.Errors, r.Error())
+	}
+	if perr != nil {
+		rec.Failed = perr.Error()
+	}
+	if err := in.db.LedgerPut(rec); err != nil {
+		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
+	}
+
+	if perr != nil {
+		report := fmt.Sprintf("%s/%s: not ingested: %v\n", feed, name, perr)
+		dst, err := retire(path, filepath.Join(feedDir, FailedDir), name, errorSuffix, report)
+		if err != nil {
+			return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+		}
+		in.failed.Add(1)
+		in.log.Warn("file failed", "feed", feed, "file", name, "moved_to", dst, "err", perr)
+		return nil
+	}
+	var report strings.Builder
+	for _, r := range rejects {
+		report.WriteString(r.Error())
+		report.WriteByte('\n')
+	}
+	dst, err := retire(path, filepath.Join(feedDir, ProcessedDir), name, errorsSuffix, report.String())
+	if err != nil {
+		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+	}
+	in.files.Add(1)
+	in.rejected.Add(int64(len(rejects)))
+	lvl := slog.LevelInfo
+	if len(rejects) > 0 {
+		lvl = slog.LevelWarn
+	}
+	in.log.Log(ctx, lvl, "file ingested", "feed", feed, "file", name, "records", counts.records,
+		"added", counts.added, "duplicates", counts.dups, "rejected", len(rejects),
+		"elapsed", time.Since(t0).Round(time.Millisecond), "moved_to", dst)
+	return nil
+}
+
+type fileCounts struct{ records, added, dups int }
+
+// parseAndCommit parses on this goroutine and commits on another, so that parsing the
+// next batch overlaps the synced commit of the last one (one core each).
+func (in *Ingester) parseAndCommit(ctx context.Context, feed, path string) (fileCounts, []RecordError, error) {
+	var counts fileCounts
+	f, err := os.Open(path)
+	if err != nil {
+		return counts, nil, &errStore{err}
+	}
+	defer f.Close()
+
+	batches := make(chan []event.Event, 1)
+	var commitErr error
+	var commitFailed atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range batches {
+			if commitFailed.Load() {
+				continue
+			}
+			added, err := in.db.CommitEvents(b)
+			if err != nil {
+				commitErr = err
+				commitFailed.Store(true)
+				continue
+			}
+			counts.added += len(added)
+			counts.dups += len(b) - len(added)
+			in.added.Add(int64(len(added)))
+			in.dups.Add(int64(len(b) - len(added)))
+			in.notify(added)
+		}
+	}()
+
+	n := in.opt.BatchSize
+	cur := make([]event.Event, 0, n)
+	// ev.Raw points into the parser's read buffer; the raw records of a batch are copied
+	// into chunks shared by the batch (one allocation per chunk instead of per record).
+	// Chunks are never reused: subscribers may keep the events.
+	var raw []byte
+	emit := func(ev *event.Event) error {
+		if commitFailed.Load() {
+			return errCommitFailed
+		}
+		if len(raw)+len(ev.Raw) > cap(raw) {
+			raw = make([]byte, 0, max(rawChunk, len(ev.Raw)))
+		}
+		start := len(raw)
+		raw = append(raw, ev.Raw...)
+		cur = append(cur, *ev)
+		cur[len(cur)-1].Raw = raw[start:len(raw):len(raw)]
+		counts.records++
+		if len(cur) == n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			in.records.Add(int64(n))
+			batches <- cur
+			cur = make([]event.Event, 0, n)
+		}
+		return nil
+	}
+	rejects, perr := Parse(feed, f, in.opt.Parse, emit)
+	if perr == nil && len(cur) > 0 {
+		in.records.Add(int64(len(cur)))
+		batches <- cur
+	}
+	close(batches)
+	<-done
+	switch {
+	case commitErr != nil:
+		return counts, rejects, &errStore{fmt.Errorf("commit: %w", commitErr)}
+	case perr != nil && (errors.Is(perr, errCommitFailed) || ctx.Err() != nil):
+		return counts, rejects, &errStore{perr}
+	}
+	return counts, rejects, perr
+}
+
+var errCommitFailed = errors.New("commit failed")
+
+const rawChunk = 256 << 10
