@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"irm/demo"
+	"irm/engine"
+)
+
+func init() {
+	register(&command{
+		name:    "demo",
+		summary: "generate a synthetic organisation with planted insider cases; without -out, load it and run serve",
+		run:     runDemo,
+	})
+}
+
+func runDemo(args []string) error {
+	fs, cfgPath := newFlags("demo")
+	users := fs.Int("users", 50, "users in the organisation (planted ones included)")
+	days := fs.Int("days", 30, "days of activity, ending today")
+	out := fs.String("out", "", "only write the feed files into DIR/<feed>/ (and DIR/manifest.json, settings.toml, policies.toml), then exit")
+	seed := fs.Int64("seed", 1, "random seed: the same seed and options give the same files")
+	audit := fs.Int("audit-records", 0, "exact number of benign audit records (0 = a realistic 22-28 per user per day)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, "irm demo: takes no arguments"}
+	}
+	opt := demo.Options{Users: *users, Days: *days, Seed: *seed, AuditRecords: *audit}
+	if *out != "" {
+		start := time.Now()
+		m, err := demo.Generate(opt, *out)
+		if err != nil {
+			return err
+		}
+		if err := writeDemoExtras(*out, m); err != nil {
+			return err
+		}
+		total := 0
+		for _, n := range m.Counts {
+			total += n
+		}
+		fmt.Fprintf(os.Stderr, "demo: %d users, %d planted cases, %d records in %d files under %s (%s)\n",
+			len(m.Users), len(m.Planted), total, m.Files, *out, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "demo: load with: irm settings import %s; irm policy import %s; then irm ingest -once (drop dir = %s)\n",
+			filepath.Join(*out, "settings.toml"), filepath.Join(*out, "policies.toml"), *out)
+		return nil
+	}
+
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := cliLogger()
+	m, err := demo.Generate(opt, cfg.Drop.Dir)
+	if err != nil {
+		return err
+	}
+	db, err := openStoreFor(cfg, log)
+	if err != nil {
+		return err
+	}
+	e, r, err := openEngine(db, cfg, log)
+	if err == nil {
+		var s engine.Settings
+		if s, err = engine.ParseSettings("demo settings", []byte(m.SettingsTOML()), r.Current()); err == nil {
+			err = e.UpdateSettings("demo", s)
+		}
+	}
+	if err == nil {
+		_, err = e.ImportPolicies("demo", "default policies", engine.DefaultPolicies)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Printf("demo: %d users with %d planted cases written to %s; default policies imported\n", len(m.Users), len(m.Planted), cfg.Drop.Dir)
+	for _, p := range m.Planted {
+		fmt.Printf("  %-30s %s (%s)\n", p.Template, p.User, p.Scenario)
+	}
+	fmt.Printf("demo: serving on http://%s (Ctrl-C to stop); alerts: irm alerts\n", cfg.Listen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log)
+}
+
+// writeDemoExtras writes the manifest, the suggested settings and the default policies
+// next to the feeds, so that a generated directory can be loaded by hand.
+func writeDemoExtras(dir string, m demo.Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{
+		"manifest.json": b, "settings.toml": []byte(m.SettingsTOML()), "policies.toml": engine.DefaultPolicies,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return nil
+}

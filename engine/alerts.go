@@ -1,0 +1,382 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"irm/store"
+)
+
+// Alert statuses.
+const (
+	StatusNeedsReview = "needs_review"
+	StatusConfirmed   = "confirmed"
+	StatusDismissed   = "dismissed"
+	StatusResolved    = "resolved"
+)
+
+// Statuses lists the alert statuses.
+var Statuses = []string{StatusNeedsReview, StatusConfirmed, StatusDismissed, StatusResolved}
+
+// Alert is one explainable alert: a user's activity under one policy.
+type Alert struct {
+	ID          string       `json:"id"`
+	User        string       `json:"user"` // real UPN; pseudonymise when displaying
+	Policy      string       `json:"policy"`
+	Template    string       `json:"template"`
+	Severity    string       `json:"severity"`
+	Score       int          `json:"score"`
+	Status      string       `json:"status"`
+	Created     time.Time    `json:"created"`
+	Updated     time.Time    `json:"updated"`
+	RiskFactors []string     `json:"risk_factors"`
+	Insights    []Insight    `json:"insights"`
+	EventIDs    []string     `json:"event_ids"`
+	Triggers    []TriggerRef `json:"triggers,omitempty"`
+	Case        string       `json:"case,omitempty"`
+	History     []AlertNote  `json:"history,omitempty"`
+}
+
+// Insight explains one contribution to an alert's score.
+type Insight struct {
+	Kind       string `json:"kind"` // indicator|sequence|cumulative
+	ID         string `json:"id"`   // indicator or sequence id
+	Name       string `json:"name"`
+	Category   string `json:"category,omitempty"`
+	Day        string `json:"day"` // YYYY-MM-DD (UTC)
+	Count      int    `json:"count"`
+	Thresholds [3]int `json:"thresholds"`
+	Level      string `json:"level"`
+	BasePoints int    `json:"base_points"`
+	// Boosters applied, each multiplying the points (docs/engine.md).
+	Boosters      []string `json:"boosters,omitempty"`
+	PriorityCount int      `json:"priority_count,omitempty"` // events with priority content
+	Points        int      `json:"points"`
+	Detail        string   `json:"detail,omitempty"`
+	EventIDs      []string `json:"event_ids"`
+}
+
+// TriggerRef is a triggering event that put the user in scope.
+type TriggerRef struct {
+	Name    string    `json:"name"`
+	Time    time.Time `json:"time,omitzero"`
+	EventID string    `json:"event_id,omitempty"`
+}
+
+// AlertNote is one entry of an alert's history.
+type AlertNote struct {
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Comment string    `json:"comment,omitempty"`
+}
+
+func (a *Alert) active() bool { return a.Status == StatusNeedsReview || a.Status == StatusConfirmed }
+
+// lastDay is the last insight day the alert covers (days since the epoch).
+func (a *Alert) lastDay() int32 {
+	var d int32
+	for _, in := range a.Insights {
+		if t, err := time.Parse("2006-01-02", in.Day); err == nil {
+			d = max(d, int32(t.Unix()/86400))
+		}
+	}
+	return d
+}
+
+func insightDay(in *Insight) int32 {
+	t, err := time.Parse("2006-01-02", in.Day)
+	if err != nil {
+		return 0
+	}
+	return int32(t.Unix() / 86400)
+}
+
+func alertID(user, policy string, n int) string {
+	sum := sha256.Sum256([]byte(user + "\x00" + policy + "\x00" + fmt.Sprint(n)))
+	return "A" + strings.ToUpper(hex.EncodeToString(sum[:6]))
+}
+
+// evaluateUsers scores each user against every enabled policy and updates alerts.
+func (e *Engine) evaluateUsers(users []string) {
+	names := make([]string, 0, len(e.policies))
+	for n, p := range e.policies {
+		if p.Enabled {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, u := range users {
+		us := e.users[u]
+		if us == nil {
+			continue
+		}
+		for _, n := range names {
+			p := e.policies[n]
+			tmpl := e.rs.Template(p.Template)
+			if tmpl == nil {
+				continue
+			}
+			ev := e.evaluate(us, p, tmpl)
+			k := pairKey{u, n}
+			if ev == nil {
+				delete(e.inScope, k)
+				continue
+			}
+			e.inScope[k] = true
+			e.apply(k, p, ev)
+		}
+	}
+}
+
+// apply folds an evaluation into the pair's active alert, or raises one when the score
+// reaches the alert volume's cut-off. An alert keeps every insight it has shown, with
+// the highest points seen, so its score and severity never fall; insights on days an
+// earlier, closed alert already covered do not count again.
+func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation) {
+	closed, hasClosed := e.closedThrough[k]
+	var fresh []Insight
+	for _, in := range ev.insights {
+		if in.Points <= 0 || (hasClosed && insightDay(&in) <= closed) {
+			continue
+		}
+		fresh = append(fresh, in)
+	}
+	now := e.now()
+	if id, ok := e.active[k]; ok {
+		if len(fresh) == 0 {
+			return // nothing scores any more (e.g. raised thresholds): the alert stands as it was
+		}
+		a := e.alerts[id]
+		score := CombineScore(fresh)
+		if score == a.Score && reflect.DeepEqual(fresh, a.Insights) && reflect.DeepEqual(ev.triggers, a.Triggers) {
+			return
+		}
+		before, beforeScore := a.Severity, a.Score
+		a.Insights = fresh
+		a.Triggers = ev.triggers
+		a.Score = score
+		a.RiskFactors, a.EventIDs = summarize(fresh)
+		a.Updated = now
+		switch sev := SeverityOf(score); {
+		case levelRank(sev) > levelRank(before):
+			a.Severity = sev
+			a.History = append(a.History, AlertNote{Time: now, Actor: "engine", Action: fmt.Sprintf("severity rose from %s to %s (score %d)", before, sev, score)})
+			e.audit("engine", "alerts", "alert severity raised", a.ID, map[string]any{"severity": before, "score": beforeScore},
+				map[string]any{"severity": sev, "score": score}, a.User+" / "+a.Policy)
+		case levelRank(sev) < levelRank(before) && score < beforeScore:
+			// Late events can lower a score (a higher baseline, a wider organisation
+			// distribution); the alert keeps its severity and says why the score fell.
+			a.History = append(a.History, AlertNote{Time: now, Actor: "engine",
+				Action: fmt.Sprintf("score fell from %d to %d after re-scoring with late events; severity stays %s", beforeScore, score, before)})
+		}
+		e.saveAlert(a)
+		return
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	score := CombineScore(fresh)
+	cut, ok := AlertCutoff[e.settings.AlertVolume]
+	if !ok {
+		cut = AlertCutoff[VolumeDefault]
+	}
+	if score < cut {
+		return
+	}
+	n := e.alertCount[k]
+	a := &Alert{
+		ID: alertID(k.user, k.policy, n), User: k.user, Policy: k.policy, Template: p.Template,
+		Score: score, Severity: SeverityOf(score), Status: StatusNeedsReview, Created: now, Updated: now,
+		Insights: fresh, Triggers: ev.triggers,
+	}
+	a.RiskFactors, a.EventIDs = summarize(fresh)
+	a.History = []AlertNote{{Time: now, Actor: "engine", Action: fmt.Sprintf("created: score %d, %s", score, a.Severity)}}
+	e.alertCount[k] = n + 1
+	e.alerts[a.ID] = a
+	e.active[k] = a.ID
+	e.saveAlert(a)
+	e.audit("engine", "alerts", "alert created", a.ID, nil, map[string]any{"user": a.User, "policy": a.Policy, "severity": a.Severity, "score": a.Score, "risk_factors": a.RiskFactors}, "")
+	e.log.Info("alert", "id", a.ID, "user", a.User, "policy", a.Policy, "severity", a.Severity, "score", a.Score)
+}
+
+// summarize derives the risk factors and the event ids from the insights.
+func summarize(ins []Insight) (factors, ids []string) {
+	set := map[string]bool{}
+	seen := map[string]bool{}
+	for _, in := range ins {
+		switch in.Kind {
+		case "sequence":
+			set[FactorSequence] = true
+		case "cumulative":
+			set[FactorCumulative] = true
+		}
+		for _, b := range in.Boosters {
+			if b != BoosterPreviousCase {
+				set[b] = true
+			}
+		}
+		for _, id := range in.EventIDs {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	factors = []string{}
+	for _, f := range []string{FactorSequence, FactorCumulative, FactorPriority, FactorUnallowed, FactorPriorityUser, FactorAboveUsual} {
+		if set[f] {
+			factors = append(factors, f)
+		}
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return factors, ids
+}
+
+func (e *Engine) saveAlert(a *Alert) {
+	val, err := json.Marshal(a)
+	if err != nil {
+		e.log.Error("encode alert", "id", a.ID, "err", err)
+		return
+	}
+	for i := range e.pending {
+		if e.pending[i].Key == store.AlertDocKey(a.ID) {
+			e.pending[i].Value = val
+			return
+		}
+	}
+	e.pending = append(e.pending, store.Doc{Key: store.AlertDocKey(a.ID), Value: val})
+}
+
+// AlertFilter selects alerts; empty fields match everything.
+type AlertFilter struct {
+	Status, Severity, Policy, User, Template string
+	Since                                    time.Time // created at or after
+}
+
+func (f *AlertFilter) match(a *Alert) bool {
+	return (f.Status == "" || a.Status == f.Status) && (f.Severity == "" || a.Severity == f.Severity) &&
+		(f.Policy == "" || a.Policy == f.Policy) && (f.User == "" || a.User == f.User) &&
+		(f.Template == "" || a.Template == f.Template) && (f.Since.IsZero() || !a.Created.Before(f.Since))
+}
+
+// FilterAlerts returns the alerts matching f, newest first.
+func FilterAlerts(all []Alert, f AlertFilter) []Alert {
+	var out []Alert
+	for i := range all {
+		if f.match(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	sortAlerts(out)
+	return out
+}
+
+func sortAlerts(as []Alert) {
+	sort.Slice(as, func(i, j int) bool {
+		if !as[i].Created.Equal(as[j].Created) {
+			return as[i].Created.After(as[j].Created)
+		}
+		return as[i].ID < as[j].ID
+	})
+}
+
+// Alerts returns copies of the alerts matching f, newest first.
+func (e *Engine) Alerts(f AlertFilter) []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Alert
+	for _, a := range e.alerts {
+		if f.match(a) {
+			out = append(out, cloneAlert(a))
+		}
+	}
+	sortAlerts(out)
+	return out
+}
+
+// Alert returns a copy of one alert.
+func (e *Engine) Alert(id string) (Alert, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, ok := e.alerts[id]
+	if !ok {
+		return Alert{}, false
+	}
+	return cloneAlert(a), true
+}
+
+func cloneAlert(a *Alert) Alert {
+	var c Alert
+	b, _ := json.Marshal(a)
+	_ = json.Unmarshal(b, &c)
+	return c
+}
+
+// transitions lists the allowed status changes.
+var transitions = map[string][]string{
+	StatusNeedsReview: {StatusConfirmed, StatusDismissed, StatusResolved},
+	StatusConfirmed:   {StatusResolved, StatusDismissed},
+	StatusDismissed:   {StatusNeedsReview},
+	StatusResolved:    {},
+}
+
+// SetAlertStatus triages an alert. Dismissed and resolved alerts are closed: later
+// activity raises a new alert, built only from days after the closed one.
+func (e *Engine) SetAlertStatus(actor, id, status, comment string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.setAlertStatus(actor, id, status, comment)
+}
+
+func (e *Engine) setAlertStatus(actor, id, status, comment string) error {
+	a, ok := e.alerts[id]
+	if !ok {
+		return fmt.Errorf("alert %s: not found", id)
+	}
+	if !slices.Contains(Statuses, status) {
+		return fmt.Errorf("alert %s: status %q is not one of %s", id, status, strings.Join(Statuses, ", "))
+	}
+	if a.Status == status {
+		return nil
+	}
+	if !slices.Contains(transitions[a.Status], status) {
+		return fmt.Errorf("alert %s: cannot go from %s to %s", id, a.Status, status)
+	}
+	k := pairKey{a.User, a.Policy}
+	if status == StatusNeedsReview {
+		if other, ok := e.active[k]; ok && other != id {
+			return fmt.Errorf("alert %s: %s is already the active alert for %s under %q", id, other, a.User, a.Policy)
+		}
+	}
+	before := a.Status
+	a.Status = status
+	a.Updated = e.now()
+	a.History = append(a.History, AlertNote{Time: a.Updated, Actor: actor, Action: fmt.Sprintf("status %s -> %s", before, status), Comment: comment})
+	if a.active() {
+		e.active[k] = id
+	} else {
+		if e.active[k] == id {
+			delete(e.active, k)
+		}
+		if d := a.lastDay(); d > e.closedThrough[k] {
+			e.closedThrough[k] = d
+		}
+	}
+	e.saveAlert(a)
+	e.syncNext = true
+	if err := e.flushDocs(); err != nil {
+		return err
+	}
+	e.audit(actor, "alerts", "alert status changed", id, map[string]string{"status": before}, map[string]string{"status": status}, comment)
+	return nil
+}

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"irm/demo"
+	"irm/event"
+	"irm/ingest"
+)
+
+// BenchmarkIngestWithEngine is the end-to-end path of `irm ingest -once` with every
+// default policy active: parse, store, evaluate, alert, over a demo organisation with
+// IRM_BENCH_RECORDS benign audit records (default 200,000) plus HR and the other feeds.
+// It reports records/s; bench/e2e.sh runs the same through the binary with
+// /usr/bin/time for peak RSS.
+func BenchmarkIngestWithEngine(b *testing.B) {
+	n := 200000
+	if v, err := strconv.Atoi(os.Getenv("IRM_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	src := b.TempDir()
+	m, err := demo.Generate(demo.Options{Users: 500, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n}, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0
+	for _, c := range m.Counts {
+		total += c
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		drop := b.TempDir()
+		for _, feed := range event.Feeds {
+			if err := os.CopyFS(filepath.Join(drop, feed), os.DirFS(filepath.Join(src, feed))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		db := openTestDB(b, b.TempDir())
+		e := engineOver(b, db)
+		mustSettings(b, e, m.SettingsTOML())
+		mustPolicies(b, e, string(DefaultPolicies))
+		in, err := ingest.New(db, ingest.Options{DropDir: drop, Logger: testLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if os.Getenv("IRM_BENCH_NOENGINE") == "" {
+			in.OnCommit(e.Process)
+		}
+		runtime.GC()
+		b.StartTimer()
+		start := time.Now()
+		sum, err := in.Once(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(sum.Records)/el.Seconds(), "records/s")
+		b.ReportMetric(float64(len(e.Alerts(AlertFilter{}))), "alerts")
+		if sum.Records < total {
+			b.Fatalf("ingested %d of %d records", sum.Records, total)
+		}
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkProcess is the engine alone: demo events (IRM_BENCH_RECORDS benign audit
+// records, default 100,000, plus the other feeds) already stored, handed to Process in
+// batches of 5,000 with every default policy active. Reports ns per event.
+func BenchmarkProcess(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("IRM_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	m, files := demoData(b, demo.Options{Users: 300, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n})
+	var all []event.Event
+	for _, f := range files {
+		all = append(all, f.evs...)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := openTestDB(b, b.TempDir())
+		e := engineOver(b, db)
+		mustSettings(b, e, m.SettingsTOML())
+		mustPolicies(b, e, string(DefaultPolicies))
+		if err := e.EnsureIndex(); err != nil {
+			b.Fatal(err)
+		}
+		var batches [][]event.Event
+		for j := 0; j < len(all); j += 5000 {
+			added, err := db.CommitEvents(all[j:min(j+5000, len(all))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			batches = append(batches, added)
+		}
+		runtime.GC()
+		b.StartTimer()
+		start := time.Now()
+		for _, bt := range batches {
+			e.Process(bt)
+		}
+		if err := e.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(len(all)), "ns/event")
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
