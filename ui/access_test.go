@@ -1,0 +1,148 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"irm/engine"
+)
+
+// access is one row of the role × route × method matrix: the concrete request, the
+// role groups that may make it, and the status they get. Every other role gets 403;
+// a signed-out browser is sent to /login (the API answers 401).
+type access struct {
+	method, pattern, path string
+	form                  url.Values
+	allowed               []string
+	ok                    int
+}
+
+var (
+	everyone    = Roles
+	configurers = []string{RoleIRM, RoleAdmin}
+	reviewers   = []string{RoleIRM, RoleAnalyst, RoleInvestigator}
+	auditors    = []string{RoleIRM, RoleAuditor}
+	revealers   = []string{RoleIRM, RoleInvestigator}
+)
+
+func accessMatrix() []access {
+	return []access{
+		{"GET", "/logout", "/logout", nil, everyone, 200},
+		{"GET", "/{$}", "/", nil, everyone, 200},
+		{"POST", "/privacy/reveal", "/privacy/reveal", url.Values{"reveal": {"off"}}, revealers, 303},
+
+		{"GET", "/settings", "/settings", nil, configurers, 200},
+		{"POST", "/settings", "/settings", url.Values{"activation_window_days": {"99"}}, configurers, 400},
+		{"GET", "/policies", "/policies", nil, configurers, 200},
+		{"GET", "/policies/new", "/policies/new", nil, configurers, 200},
+		{"POST", "/policies/new", "/policies/new", url.Values{"step": {"template"}, "nav": {"next"}}, configurers, 400},
+		{"GET", "/policies/{name}", "/policies/Matrix%20policy", nil, configurers, 200},
+		{"POST", "/policies/{name}", "/policies/Matrix%20policy", url.Values{}, configurers, 303},
+		{"POST", "/policies/{name}/delete", "/policies/no-such-policy/delete", nil, configurers, 404},
+		{"GET", "/connectors", "/connectors", nil, configurers, 200},
+
+		{"GET", "/alerts", "/alerts", nil, reviewers, 200},
+		{"GET", "/alerts/{id}", "/alerts/ANOSUCH", nil, reviewers, 404},
+		{"POST", "/alerts/{id}/status", "/alerts/ANOSUCH/status", url.Values{"status": {"dismissed"}}, reviewers, 404},
+
+		{"GET", "/admin/users", "/admin/users", nil, configurers, 200},
+		{"POST", "/admin/users", "/admin/users", url.Values{"name": {"x"}}, configurers, 400},
+		{"POST", "/admin/users/{name}", "/admin/users/analyst", url.Values{"action": {"bogus"}}, configurers, 400},
+
+		{"GET", "/audit", "/audit", nil, auditors, 200},
+		{"GET", "/audit/export.csv", "/audit/export.csv", nil, auditors, 200},
+
+		{"GET", "/api/v1/alerts", "/api/v1/alerts", nil, reviewers, 200},
+		{"GET", "/api/v1/alerts/{id}", "/api/v1/alerts/ANOSUCH", nil, reviewers, 404},
+		{"POST", "/api/v1/alerts/{id}/status", "/api/v1/alerts/ANOSUCH/status", url.Values{"status": {"dismissed"}}, reviewers, 404},
+		{"GET", "/api/v1/me", "/api/v1/me", nil, everyone, 200},
+
+		// Last, since it ends the session.
+		{"POST", "/logout", "/logout", nil, everyone, 303},
+	}
+}
+
+// TestAccessMatrix walks every role × route × method and checks the status, and that
+// the matrix covers every non-public route of the site map (so a new route cannot be
+// added without deciding who may use it).
+func TestAccessMatrix(t *testing.T) {
+	env := newTestEnv(t)
+	if err := env.eng.SavePolicy("test", engine.Policy{Name: "Matrix policy", Template: "data_theft_departing", Users: []string{"*"},
+		Indicators: []string{engine.TemplateToken}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	matrix := accessMatrix()
+	for _, rt := range env.srv.routes {
+		if rt.Perm == "" {
+			continue
+		}
+		if !slices.ContainsFunc(matrix, func(a access) bool { return a.method == rt.Method && a.pattern == rt.Path }) {
+			t.Errorf("route %s %s is not in the access matrix", rt.Method, rt.Path)
+		}
+	}
+	for _, role := range Roles {
+		c := env.signIn(role)
+		for _, a := range matrix {
+			want := http.StatusForbidden
+			if slices.Contains(a.allowed, role) {
+				want = a.ok
+			}
+			form := a.form
+			if a.method == "POST" && form == nil {
+				form = url.Values{}
+			}
+			var resp *http.Response
+			if a.method == "POST" {
+				resp = c.post(a.path, url.Values(cloneValues(form)))
+			} else {
+				resp = c.do("GET", a.path, nil, nil)
+			}
+			if resp.StatusCode != want {
+				t.Errorf("%s %s %s: status %d, want %d", role, a.method, a.path, resp.StatusCode, want)
+			}
+			if resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login") && a.path != "/logout" {
+				t.Errorf("%s %s %s: sent to sign in while signed in", role, a.method, a.path)
+			}
+		}
+	}
+
+	// Signed out: pages redirect to /login, the API says 401, nothing runs.
+	anon := env.client()
+	for _, a := range matrix {
+		resp := anon.do(a.method, a.path, a.form, nil)
+		if strings.HasPrefix(a.path, "/api/") {
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("signed out %s %s: status %d, want 401", a.method, a.path, resp.StatusCode)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("signed out %s %s: status %d location %q, want 303 to /login", a.method, a.path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if _, ok := env.eng.Policy("Matrix policy"); !ok {
+		t.Error("the matrix policy disappeared")
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// TestPublicRoutes: health, static files and the sign-in page need no session.
+func TestPublicRoutes(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.client()
+	for path, want := range map[string]int{"/healthz": 200, "/login": 200, "/static/style.css": 200, "/static/htmx.min.js": 200, "/no-such-page": 303} {
+		if got := c.do("GET", path, nil, nil).StatusCode; got != want {
+			t.Errorf("GET %s: %d, want %d", path, got, want)
+		}
+	}
+}

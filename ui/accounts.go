@@ -1,0 +1,154 @@
+package ui
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"irm/store"
+)
+
+// Account operations shared by the accounts page and `irm user`, so that both validate
+// and audit the same way. actor is who made the change ("cli:root" for the command line).
+
+// MinPasswordLen is the shortest password an account may have.
+const MinPasswordLen = 12
+
+// accountAudit is what the audit log records of an account: never the hash.
+type accountAudit struct {
+	Name     string   `json:"name"`
+	Roles    []string `json:"roles"`
+	Disabled bool     `json:"disabled"`
+}
+
+func accountSnapshot(a store.Account) accountAudit {
+	return accountAudit{Name: a.Name, Roles: a.Roles, Disabled: a.Disabled}
+}
+
+func appendAudit(db *store.DB, actor, category, activity, target string, before, after any, details string) error {
+	e := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
+	if before != nil {
+		e.Before, _ = json.Marshal(before)
+	}
+	if after != nil {
+		e.After, _ = json.Marshal(after)
+	}
+	_, err := db.AppendAudit(e)
+	return err
+}
+
+// AddAccount creates an account with roles and password, and audits it.
+func AddAccount(db *store.DB, actor, name string, roles []string, password string) error {
+	roles = CanonicalRoles(roles)
+	if len(roles) == 0 {
+		return fmt.Errorf("account %s: at least one role is needed (roles: %s)", name, strings.Join(Roles, ", "))
+	}
+	if len(password) < MinPasswordLen {
+		return fmt.Errorf("account %s: the password must have at least %d characters", name, MinPasswordLen)
+	}
+	hash, err := store.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	a := store.Account{Name: name, Roles: roles, Hash: hash}
+	if err := db.CreateAccount(a); err != nil {
+		return err
+	}
+	return appendAudit(db, actor, "users", "Added account", name, nil, accountSnapshot(a), "roles "+strings.Join(roles, ","))
+}
+
+// SetRoles replaces the role groups of an account and audits before and after. Open
+// sessions keep going with the new roles: the UI reads the account on every request.
+func SetRoles(db *store.DB, actor, name string, roles []string) error {
+	roles = CanonicalRoles(roles)
+	if len(roles) == 0 {
+		return fmt.Errorf("account %s: at least one role is needed", name)
+	}
+	before, after, err := db.UpdateAccount(name, func(a *store.Account) error { a.Roles = roles; return nil })
+	if err != nil {
+		return err
+	}
+	if slices.Equal(before.Roles, after.Roles) {
+		return nil
+	}
+	return appendAudit(db, actor, "users", "Changed role groups", name, accountSnapshot(before), accountSnapshot(after),
+		strings.Join(before.Roles, ",")+" → "+strings.Join(after.Roles, ","))
+}
+
+// SetDisabled disables (signing every session out) or re-enables an account.
+func SetDisabled(db *store.DB, actor, name string, disabled bool) error {
+	before, after, err := db.UpdateAccount(name, func(a *store.Account) error { a.Disabled = disabled; return nil })
+	if err != nil {
+		return err
+	}
+	if disabled {
+		if _, err := db.DeleteUserSessions(name); err != nil {
+			return err
+		}
+	}
+	if before.Disabled == after.Disabled {
+		return nil
+	}
+	activity := "Enabled account"
+	if disabled {
+		activity = "Disabled account"
+	}
+	return appendAudit(db, actor, "users", activity, name, accountSnapshot(before), accountSnapshot(after), "")
+}
+
+// SetPassword replaces an account's password and signs its sessions out.
+func SetPassword(db *store.DB, actor, name, password string) error {
+	if len(password) < MinPasswordLen {
+		return fmt.Errorf("account %s: the password must have at least %d characters", name, MinPasswordLen)
+	}
+	hash, err := store.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if _, _, err := db.UpdateAccount(name, func(a *store.Account) error { a.Hash = hash; return nil }); err != nil {
+		return err
+	}
+	if _, err := db.DeleteUserSessions(name); err != nil {
+		return err
+	}
+	return appendAudit(db, actor, "users", "Changed password", name, nil, nil, "")
+}
+
+// EnsureAdmin creates the first account when there is none: "admin" in the
+// insider_risk_management role group with a random password, which it prints to out
+// once. Nothing is printed when accounts exist. serve calls it before listening.
+func EnsureAdmin(db *store.DB, out io.Writer) error {
+	accts, err := db.Accounts()
+	if err != nil {
+		return err
+	}
+	if len(accts) > 0 {
+		return nil
+	}
+	pw := RandomPassword()
+	if err := AddAccount(db, "system", "admin", []string{RoleIRM}, pw); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil
+		}
+		return fmt.Errorf("first admin account: %w", err)
+	}
+	_, err = fmt.Fprintf(out, "irm: created the first account. Sign in as \"admin\" with the one-time password\n\n    %s\n\nIt is not stored anywhere readable and will not be shown again; change it or add your own accounts (irm user add).\n", pw)
+	return err
+}
+
+// RandomPassword returns 20 characters from an alphabet without look-alikes (~114 bits).
+func RandomPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic("ui: crypto/rand failed: " + err.Error())
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

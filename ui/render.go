@@ -1,0 +1,141 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"irm/store"
+)
+
+// pageCtx is what the layout needs about the viewer and the page.
+type pageCtx struct {
+	Title     string
+	Path      string
+	User      string
+	Roles     []string
+	CSRF      string
+	Nav       []navItem
+	Flash     string
+	CanReveal bool // holds PermRealNames and pseudonymization is on
+	Revealed  bool
+}
+
+type navItem struct {
+	Href, Label string
+	Active      bool
+}
+
+// nav lists the pages in the order of the left column; each shows only to roles that
+// may open it, so the menu is the viewer's own site map.
+var nav = []struct {
+	Href, Label string
+	Perm        Perm
+}{
+	{"/", "Overview", PermSignedIn},
+	{"/alerts", "Alerts", PermAlerts},
+	{"/policies", "Policies", PermConfigure},
+	{"/settings", "Settings", PermConfigure},
+	{"/connectors", "Connectors", PermConnectors},
+	{"/admin/users", "Accounts", PermAccounts},
+	{"/audit", "Audit log", PermAudit},
+}
+
+func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
+	p := pageCtx{Title: title, Path: r.URL.Path, Flash: r.URL.Query().Get("flash")}
+	if c == nil {
+		return p
+	}
+	p.User, p.Roles, p.CSRF = c.Account.Name, c.Account.Roles, c.Session.CSRF
+	for _, n := range nav {
+		if c.can(n.Perm) {
+			active := r.URL.Path == n.Href || (n.Href != "/" && len(r.URL.Path) > len(n.Href) && r.URL.Path[:len(n.Href)+1] == n.Href+"/")
+			p.Nav = append(p.Nav, navItem{Href: n.Href, Label: n.Label, Active: active})
+		}
+	}
+	p.CanReveal = s.pseudonymizing() && c.can(PermRealNames)
+	p.Revealed = p.CanReveal && c.Session.Reveal
+	return p
+}
+
+// render writes a component with status. It renders into a buffer first so that a
+// failing template gives a clean 500 instead of half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, comp templ.Component) {
+	var buf bytes.Buffer
+	if err := comp.Render(r.Context(), &buf); err != nil {
+		s.log.Error("ui: render", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *server) forbidden(w http.ResponseWriter, r *http.Request, c *reqCtx, msg string) {
+	if isAPI(r) {
+		writeJSONError(w, http.StatusForbidden, msg)
+		return
+	}
+	s.render(w, r, http.StatusForbidden, errorPage(s.page(r, c, "Forbidden"), http.StatusForbidden, msg))
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	c := s.session(w, r)
+	if c == nil && !isAPI(r) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if isAPI(r) {
+		writeJSONError(w, http.StatusNotFound, "not found")
+		return
+	}
+	s.render(w, r, http.StatusNotFound, errorPage(s.page(r, c, "Not found"), http.StatusNotFound, "There is no such page."))
+}
+
+func (s *server) serverError(w http.ResponseWriter, r *http.Request, c *reqCtx, err error) {
+	s.log.Error("ui: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if isAPI(r) {
+		writeJSONError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	s.render(w, r, http.StatusInternalServerError, errorPage(s.page(r, c, "Error"), http.StatusInternalServerError, "Something went wrong; the error is in the server log."))
+}
+
+// badRequest re-shows a page's problem to the user (validation errors are theirs to fix).
+func (s *server) badRequest(w http.ResponseWriter, r *http.Request, c *reqCtx, msg string) {
+	if isAPI(r) {
+		writeJSONError(w, http.StatusBadRequest, msg)
+		return
+	}
+	s.render(w, r, http.StatusBadRequest, errorPage(s.page(r, c, "Cannot do that"), http.StatusBadRequest, msg))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// audit appends to the audit log. A failure to audit is logged loudly: the change has
+// already happened, and hiding it would be worse.
+func (s *server) audit(actor, category, activity, target string, before, after any, details string) {
+	e := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
+	if before != nil {
+		e.Before, _ = json.Marshal(before)
+	}
+	if after != nil {
+		e.After, _ = json.Marshal(after)
+	}
+	if _, err := s.db.AppendAudit(e); err != nil {
+		s.log.Error("ui: audit append failed", "actor", actor, "activity", activity, "err", err)
+	}
+}

@@ -1,0 +1,186 @@
+// Package ui is irm's admin web UI and JSON API: local accounts and sessions, the five
+// role groups enforced on every route, settings and the policy wizard (through the
+// engine), feed health, accounts, and the auditors' view of the audit log.
+//
+// Pages are templ components that take plain values; handlers load the data, check
+// nothing themselves (the route table does), and render. Every state change goes
+// through the engine or, for accounts and sign-in, through store, and is audited.
+package ui
+
+import (
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"irm/config"
+	"irm/dsl"
+	"irm/engine"
+	"irm/store"
+)
+
+// Options configures the UI handler.
+type Options struct {
+	DB     *store.DB
+	Engine *engine.Engine // nil: settings, policies and alerts pages say the engine is unavailable
+	Rules  *dsl.Reloader  // optional: indicator and template names for the wizard
+	Config *config.Config // optional
+	Logger *slog.Logger   // nil = discard
+	// Secure marks cookies Secure; set it when serving over TLS.
+	Secure bool
+	// IdleTimeout signs a session out after this long without a request (0 = 30 min);
+	// MaxAge signs it out this long after sign-in whatever happens (0 = 12 h).
+	IdleTimeout, MaxAge time.Duration
+}
+
+//go:embed static
+var staticFS embed.FS
+
+type server struct {
+	db       *store.DB
+	eng      *engine.Engine
+	rules    *dsl.Reloader
+	cfg      *config.Config
+	log      *slog.Logger
+	secure   bool
+	idle     time.Duration
+	maxAge   time.Duration
+	throttle *throttle
+	pseudo   []byte // HMAC key for pseudonyms
+	now      func() time.Time
+	mux      *http.ServeMux
+	routes   []route
+}
+
+// route is one entry of the site map: who may do what where.
+type route struct {
+	Method, Path string
+	Perm         Perm // "" = public
+	h            handler
+}
+
+// handler serves a request whose session and permission the route table has checked;
+// c is nil on public routes.
+type handler func(w http.ResponseWriter, r *http.Request, c *reqCtx)
+
+// New returns the UI and API handler.
+func New(opt Options) (http.Handler, error) {
+	s, err := newServer(opt)
+	if err != nil {
+		return nil, err
+	}
+	return s.headers(s.mux), nil
+}
+
+func newServer(opt Options) (*server, error) {
+	if opt.DB == nil {
+		return nil, errors.New("ui: Options.DB is required")
+	}
+	s := &server{
+		db: opt.DB, eng: opt.Engine, rules: opt.Rules, cfg: opt.Config, log: opt.Logger,
+		secure: opt.Secure, idle: opt.IdleTimeout, maxAge: opt.MaxAge,
+		throttle: newThrottle(), now: time.Now, mux: http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.idle <= 0 {
+		s.idle = 30 * time.Minute
+	}
+	if s.maxAge <= 0 {
+		s.maxAge = 12 * time.Hour
+	}
+	key, err := s.db.SecretKey("pseudonym")
+	if err != nil {
+		return nil, err
+	}
+	s.pseudo = key
+	s.routes = s.siteMap()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
+	s.mux.HandleFunc("/", s.notFound)
+	return s, nil
+}
+
+// siteMap is the whole UI: every page and API call, with the permission it needs.
+func (s *server) siteMap() []route {
+	return []route{
+		{"GET", "/healthz", "", s.healthz},
+		{"GET", "/login", "", s.showLogin},
+		{"POST", "/login", "", s.signIn},
+		{"GET", "/logout", PermSignedIn, s.showLogout},
+		{"POST", "/logout", PermSignedIn, s.signOut},
+		{"GET", "/{$}", PermSignedIn, s.showOverview},
+		{"POST", "/privacy/reveal", PermRealNames, s.setReveal},
+
+		{"GET", "/settings", PermConfigure, s.showSettings},
+		{"POST", "/settings", PermConfigure, s.saveSettings},
+		{"GET", "/policies", PermConfigure, s.showPolicies},
+		{"GET", "/policies/new", PermConfigure, s.showWizard},
+		{"POST", "/policies/new", PermConfigure, s.stepWizard},
+		{"GET", "/policies/{name}", PermConfigure, s.showPolicy},
+		{"POST", "/policies/{name}", PermConfigure, s.savePolicy},
+		{"POST", "/policies/{name}/delete", PermConfigure, s.deletePolicy},
+		{"GET", "/connectors", PermConnectors, s.showConnectors},
+
+		{"GET", "/alerts", PermAlerts, s.showAlerts},
+		{"GET", "/alerts/{id}", PermAlerts, s.showAlert},
+		{"POST", "/alerts/{id}/status", PermAlerts, s.setAlertStatus},
+
+		{"GET", "/admin/users", PermAccounts, s.showUsers},
+		{"POST", "/admin/users", PermAccounts, s.createUser},
+		{"POST", "/admin/users/{name}", PermAccounts, s.updateUser},
+
+		{"GET", "/audit", PermAudit, s.showAudit},
+		{"GET", "/audit/export.csv", PermAudit, s.exportAudit},
+
+		{"GET", "/api/v1/alerts", PermAlerts, s.apiAlerts},
+		{"GET", "/api/v1/alerts/{id}", PermAlerts, s.apiAlert},
+		{"POST", "/api/v1/alerts/{id}/status", PermAlerts, s.apiSetAlertStatus},
+		{"GET", "/api/v1/me", PermSignedIn, s.apiMe},
+	}
+}
+
+// headers sets the security headers every response carries. The CSP allows only this
+// origin's own scripts and styles, so even a value that slipped past escaping could not run.
+func (s *server) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if s.secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func staticHandler(fsys fs.FS) http.Handler {
+	files := http.FileServer(http.FS(fsys))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ *reqCtx) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.db.Badger().IsClosed() {
+		http.Error(w, "store closed", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}

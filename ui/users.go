@@ -1,0 +1,91 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"irm/store"
+)
+
+type usersView struct {
+	Accounts []store.Account
+	Roles    []string
+	Self     string
+	Error    string
+}
+
+func (s *server) showUsers(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	s.renderUsers(w, r, c, http.StatusOK, "")
+}
+
+func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string) {
+	accts, err := s.db.Accounts()
+	if err != nil {
+		s.serverError(w, r, c, err)
+		return
+	}
+	s.render(w, r, status, usersPage(s.page(r, c, "Accounts"), usersView{Accounts: accts, Roles: Roles, Self: c.Account.Name, Error: msg}))
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	err := AddAccount(s.db, c.Account.Name, name, r.PostForm["role"], r.PostFormValue("password"))
+	if err != nil {
+		s.renderUsers(w, r, c, http.StatusBadRequest, err.Error())
+		return
+	}
+	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape("Added account "+name), http.StatusSeeOther)
+}
+
+// updateUser applies one action from a row of the accounts table.
+func (s *server) updateUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	name := r.PathValue("name")
+	self := name == c.Account.Name
+	var err error
+	var done string
+	switch r.PostFormValue("action") {
+	case "roles":
+		roles := CanonicalRoles(r.PostForm["role"])
+		// Taking away one's own right to manage accounts could leave nobody able to.
+		if self && !Can(roles, PermAccounts) {
+			err = errors.New("you cannot remove your own right to manage accounts; ask another administrator")
+		} else {
+			err = SetRoles(s.db, c.Account.Name, name, roles)
+		}
+		done = "Saved role groups of " + name
+	case "disable":
+		if self {
+			err = errors.New("you cannot disable your own account")
+		} else {
+			err = SetDisabled(s.db, c.Account.Name, name, true)
+		}
+		done = "Disabled " + name
+	case "enable":
+		err = SetDisabled(s.db, c.Account.Name, name, false)
+		done = "Enabled " + name
+	case "password":
+		err = SetPassword(s.db, c.Account.Name, name, r.PostFormValue("password"))
+		done = "Changed the password of " + name
+	default:
+		err = errors.New("unknown action")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		s.renderUsers(w, r, c, http.StatusNotFound, "No account "+name)
+		return
+	}
+	if err != nil {
+		s.renderUsers(w, r, c, http.StatusBadRequest, err.Error())
+		return
+	}
+	if self && r.PostFormValue("action") == "password" {
+		// Changing one's own password signs every session out, this one included.
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape(done), http.StatusSeeOther)
+}
+
+func hasRole(roles []string, r string) bool { return slices.Contains(roles, r) }
