@@ -49,13 +49,13 @@ func alertSnapshotPath(cfg *config.Config) string {
 // wireEngine subscribes the engine to the ingester's commits and starts the rule
 // reloader and the engine's settle loop (both end with ctx). Call it after ingest.New
 // and before in.Run / in.Once; after in.Once call Flush on the returned engine.
-func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *config.Config, log *slog.Logger) (*engine.Engine, error) {
+func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *config.Config, log *slog.Logger) (*engine.Engine, *dsl.Reloader, error) {
 	e, r, err := openEngine(db, cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := e.EnsureIndex(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in.OnCommit(e.Process)
 	go func() {
@@ -64,5 +64,5 @@ func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *con
 		}
 	}()
 	go e.Run(ctx)
-	return e, nil
+	return e, r, nil
 }

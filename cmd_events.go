@@ -119,7 +119,14 @@ func parseTimeFlag(s string, upper bool) (time.Time, error) {
 }
 
 func jsonEvent(w *bufio.Writer, ev *event.Event, i int) error {
-	b, err := json.Marshal(ev)
+	// List fields print as [] rather than null, so every event has the same shape.
+	out := *ev
+	for _, l := range []*[]string{&out.Recipients, &out.Labels, &out.SensitiveTypes} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	b, err := json.Marshal(&out)
 	if err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID, err)
 	}

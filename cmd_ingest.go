@@ -69,7 +69,7 @@ func runIngest(args []string) error {
 	}
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	eng, err := wireEngine(ectx, db, in, cfg, log)
+	eng, _, err := wireEngine(ectx, db, in, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"irm/config"
+	"irm/dsl"
 	"irm/engine"
 	"irm/ingest"
 	"irm/store"
@@ -106,8 +107,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	eng, err := wireEngine(ctx, db, in, cfg, log)
+	eng, rules, err := wireEngine(ctx, db, in, cfg, log)
 	if err != nil {
+		return err
+	}
+	// With no accounts yet, create "admin" and print its one-time password.
+	if err := ui.EnsureAdmin(db, os.Stdout); err != nil {
 		return err
 	}
 
@@ -119,7 +124,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !tls && !isLoopback(host) {
 		log.Warn("serving plain HTTP on a non-loopback address; set tls_cert and tls_key", "listen", cfg.Listen)
 	}
-	handler, err := httpHandler(db, eng, cfg, log)
+	handler, err := httpHandler(db, eng, rules, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -184,8 +189,8 @@ func isLoopback(host string) bool {
 
 // httpHandler is the whole HTTP surface: the web UI and API (package ui), which also
 // answers /healthz.
-func httpHandler(db *store.DB, eng *engine.Engine, cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	h, err := ui.New(ui.Options{DB: db, Engine: eng, Config: cfg, Logger: log, Secure: cfg.TLSCert != ""})
+func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (http.Handler, error) {
+	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != ""})
 	if err != nil {
 		return nil, fmt.Errorf("web ui: %w", err)
 	}

@@ -3,7 +3,7 @@ package engine
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base32"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,7 +205,7 @@ func (e *Engine) StartScoring(actor string, users []string, days int, reason str
 }
 
 // Pseudonym is the stable pseudonym shown for a user when pseudonymisation is on,
-// e.g. "AnonK3X9QTZ": a keyed hash, so it cannot be reversed without the database.
+// e.g. "Anon-4F2A9C": a keyed hash, so it cannot be reversed without the database.
 func (e *Engine) Pseudonym(upn string) string {
 	e.mu.Lock()
 	if e.pseudoKey == nil {
@@ -218,9 +218,16 @@ func (e *Engine) Pseudonym(upn string) string {
 	}
 	key := e.pseudoKey
 	e.mu.Unlock()
+	return PseudonymOf(key, upn)
+}
+
+// PseudonymOf returns the stable pseudonym of a UPN under key: "Anon-" and six upper-case
+// hex digits of HMAC-SHA256(key, lower-cased UPN). Keyed, so nobody without the database
+// can map a pseudonym back by hashing guessed UPNs. The UI and the CLI both use it.
+func PseudonymOf(key []byte, upn string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(strings.ToLower(upn)))
-	return "Anon" + base32.StdEncoding.EncodeToString(m.Sum(nil))[:7]
+	return "Anon-" + strings.ToUpper(hex.EncodeToString(m.Sum(nil)[:3]))
 }
 
 // DisplayUser is the name to show for a user under the current privacy setting.

@@ -108,7 +108,15 @@ func (s *Settings) normalize() {
 	s.Domains.Unallowed = low(s.Domains.Unallowed, "")
 	s.Domains.Allowed = low(s.Domains.Allowed, "")
 	s.Domains.ThirdParty = low(s.Domains.ThirdParty, "")
-	s.PriorityAssets = low(s.PriorityAssets, "")
+	// Asset ids are identifiers compared exactly against the badging feed's AssetId and
+	// AssetName, so they keep their case (lower-casing them made "DC-B1-01" never match).
+	assets := make([]string, 0, len(s.PriorityAssets))
+	for _, a := range s.PriorityAssets {
+		if a = strings.TrimSpace(a); a != "" && !slices.Contains(assets, a) {
+			assets = append(assets, a)
+		}
+	}
+	s.PriorityAssets = assets
 	for i := range s.PriorityGroups {
 		g := &s.PriorityGroups[i]
 		g.Name = strings.TrimSpace(g.Name)

@@ -1,9 +1,6 @@
 package ui
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,11 +11,7 @@ import (
 // Pseudonym returns the stable pseudonym of a UPN under key: "Anon-" and six upper-case
 // hex digits of HMAC-SHA256(key, lower-cased UPN). Keyed, so nobody without the database
 // can map a pseudonym back by hashing guessed UPNs.
-func Pseudonym(key []byte, upn string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.ToLower(upn)))
-	return "Anon-" + strings.ToUpper(hex.EncodeToString(m.Sum(nil)[:3]))
-}
+func Pseudonym(key []byte, upn string) string { return engine.PseudonymOf(key, upn) }
 
 // pseudonymizing reports whether the settings ask for pseudonyms. Without an engine the
 // documented default (on) applies.
