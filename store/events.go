@@ -682,8 +682,9 @@ func (db *DB) Profiles(fn func(p *event.Profile) error) error {
 	return nil
 }
 
-// Users calls fn for every user with at least one (unexpired) event, in user order. It
-// reads one key per user: after each user it seeks past all of that user's events.
+// Users calls fn for every user with at least one (unexpired) event, in key order
+// (alphabetical for ordinary UPNs). It reads one key per user: after each user it seeks
+// past all of that user's events. Return ErrStop to stop early.
 func (db *DB) Users(fn func(user string) error) error {
 	prefix := []byte(prefixEvent)
 	err := db.bdb.View(func(txn *badger.Txn) error {
