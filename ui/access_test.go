@@ -39,6 +39,8 @@ func accessMatrix() []access {
 		{"GET", "/policies", "/policies", nil, configurers, 200},
 		{"GET", "/policies/new", "/policies/new", nil, configurers, 200},
 		{"POST", "/policies/new", "/policies/new", url.Values{"step": {"template"}, "nav": {"next"}}, configurers, 400},
+		{"GET", "/policies/scoring", "/policies/scoring", nil, configurers, 200},
+		{"POST", "/policies/scoring", "/policies/scoring", url.Values{"users": {"matrix@contoso.com"}, "days": {"99"}, "reason": {"matrix"}}, configurers, 400},
 		{"GET", "/policies/{name}", "/policies/Matrix%20policy", nil, configurers, 200},
 		{"POST", "/policies/{name}", "/policies/Matrix%20policy", url.Values{}, configurers, 303},
 		{"POST", "/policies/{name}/delete", "/policies/no-such-policy/delete", nil, configurers, 404},

@@ -124,7 +124,7 @@ func TestHostileValuesAreInert(t *testing.T) {
 	for _, reveal := range []string{"off", "on"} {
 		c.post("/privacy/reveal", url.Values{"reveal": {reveal}})
 		pages := []string{"/", "/alerts", "/alerts/AHOSTILE", "/policies", "/policies/" + url.PathEscape(policyName),
-			"/settings", "/connectors", "/audit", "/audit?q=" + url.QueryEscape(xssScript), "/admin/users", "/policies/new"}
+			"/settings", "/connectors", "/audit", "/audit?q=" + url.QueryEscape(xssScript), "/admin/users", "/policies/new", "/policies/scoring"}
 		for _, p := range pages {
 			resp := c.do("GET", p, nil, nil)
 			page := body(resp)
@@ -144,6 +144,24 @@ func TestHostileValuesAreInert(t *testing.T) {
 	draft, _ := json.Marshal(engine.Policy{Name: xssAll, Description: xssAll, Template: "data_theft_departing"})
 	resp := c.post("/policies/new", url.Values{"draft": {string(draft)}, "step": {secName}, "nav": {"back"}})
 	assertInert(t, "wizard with hostile draft", body(resp))
+
+	// Start scoring echoes hostile UPNs, days and reason in its errors and the form, and a
+	// valid but quote-bearing UPN, the reason and the hostile policy name in its result.
+	resp = c.post("/policies/scoring", url.Values{"users": {xssScript + "\n" + xssImg + "\n" + xssURL + "\n" + hostileUser +
+		"\nUser Principal Name\n\"" + xssImg + "\""}, "days": {xssImg}, "reason": {xssAll}})
+	page := body(resp)
+	if resp.StatusCode != 400 || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("start scoring with hostile values: status %d, or the values are not shown escaped", resp.StatusCode)
+	}
+	assertInert(t, "start scoring with hostile values", page)
+	csvPage := body(c.post("/policies/scoring", url.Values{"users": {"User Principal Name,x\n\"" + xssImg + "\"," + xssScript + "\n"}, "days": {"7"}, "reason": {xssAll}}))
+	assertInert(t, "start scoring with hostile CSV", csvPage)
+	resp = c.post("/policies/scoring", url.Values{"users": {"o'x@contoso.com"}, "days": {"5"}, "reason": {xssAll}})
+	page = body(resp)
+	if resp.StatusCode != 200 || !strings.Contains(page, "o&#39;x@contoso.com") || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("start scoring with a hostile reason: status %d, or the values are not shown escaped", resp.StatusCode)
+	}
+	assertInert(t, "start scoring result", page)
 
 	// JSON: the API escapes < and > so a browser sniffing it cannot find markup.
 	api := c.get("/api/v1/alerts")

@@ -146,10 +146,14 @@ func (s *server) stepWizard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 // checkNewName refuses an empty name or one in use: saving would replace that policy,
-// and a policy's name never changes.
+// and a policy's name never changes. "new" and "scoring" are pages under /policies/,
+// so a policy of that name could not be opened.
 func (s *server) checkNewName(name string) error {
 	if name == "" {
 		return errors.New("a policy needs a name")
+	}
+	if name == "new" || name == "scoring" {
+		return errors.New("a policy cannot be named " + name + ": /policies/" + name + " is a page of its own")
 	}
 	if _, ok := s.eng.Policy(name); ok {
 		return errors.New("a policy named " + name + " already exists; names cannot be reused or changed")

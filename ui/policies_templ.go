@@ -46,7 +46,7 @@ func policiesPage(p pageCtx, rows []policyRow) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"actions\"><a href=\"/policies/new\" data-testid=\"new-policy\">+ Create policy</a></div><table data-testid=\"policies\"><thead><tr><th>Policy</th><th>Template</th><th>Status</th><th>Users in scope</th><th class=\"num\">Active alerts</th><th class=\"num\">Confirmed</th><th>Health</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"actions\"><a href=\"/policies/new\" data-testid=\"new-policy\">+ Create policy</a> <a href=\"/policies/scoring\" data-testid=\"start-scoring\">Start scoring users</a></div><table data-testid=\"policies\"><thead><tr><th>Policy</th><th>Template</th><th>Status</th><th>Users in scope</th><th class=\"num\">Active alerts</th><th class=\"num\">Confirmed</th><th>Health</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

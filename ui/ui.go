@@ -124,6 +124,8 @@ func (s *server) siteMap() []route {
 		{"GET", "/policies", PermConfigure, s.showPolicies},
 		{"GET", "/policies/new", PermConfigure, s.showWizard},
 		{"POST", "/policies/new", PermConfigure, s.stepWizard},
+		{"GET", "/policies/scoring", PermConfigure, s.showScoring},
+		{"POST", "/policies/scoring", PermConfigure, s.startScoring},
 		{"GET", "/policies/{name}", PermConfigure, s.showPolicy},
 		{"POST", "/policies/{name}", PermConfigure, s.savePolicy},
 		{"POST", "/policies/{name}/delete", PermConfigure, s.deletePolicy},
