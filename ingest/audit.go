@@ -98,6 +98,93 @@ func (s *auditSIT) name() string {
 	return s.SensitiveInfoTypeId
 }
 
+// quickSITs decodes SensitiveInfoTypeData as encoding/json would into []auditSIT, for
+// its usual shape: a list of objects whose name members are strings (or null), with
+// plain ASCII keys. For anything else ok is false and the caller uses encoding/json, which
+// also words the errors. Endpoint records carry the list in most records, and
+// encoding/json cost about 5% of the ingest CPU.
+func quickSITs(val []byte) (out []auditSIT, ok bool) {
+	d := val // validated JSON
+	if len(d) == 0 || d[0] != '[' {
+		return nil, false
+	}
+	out = []auditSIT{}
+	i := skipWS(d, 1)
+	for i < len(d) && d[i] != ']' {
+		if len(out) > 0 {
+			if d[i] != ',' {
+				return nil, false
+			}
+			i = skipWS(d, i+1)
+		}
+		if i >= len(d) || d[i] != '{' {
+			return nil, false
+		}
+		end, err := scanValue(d, i, 1)
+		if err != nil {
+			return nil, false
+		}
+		var sit auditSIT
+		o := jsonObject{data: d[i:end]}
+		for {
+			key, v, more := o.next()
+			if !more {
+				break
+			}
+			var dst *string
+			switch {
+			case asciiFold(key, "sensitiveinfotypename"):
+				dst = &sit.SensitiveInfoTypeName
+			case asciiFold(key, "sensitiveinformationtypename"):
+				dst = &sit.SensitiveInformationTypeName
+			case asciiFold(key, "name"):
+				dst = &sit.Name
+			case asciiFold(key, "sensitiveinfotypeid"):
+				dst = &sit.SensitiveInfoTypeId
+			default:
+				for _, c := range key {
+					if c == '\\' || c >= 0x80 {
+						return nil, false // a key encoding/json might fold onto a field
+					}
+				}
+				continue
+			}
+			switch v[0] {
+			case '"':
+				*dst, _ = valString("", v)
+			case 'n': // null leaves the field as it is
+			default:
+				return nil, false
+			}
+		}
+		if o.err != nil {
+			return nil, false
+		}
+		out = append(out, sit)
+		i = skipWS(d, end)
+	}
+	if i >= len(d) || skipWS(d, i+1) != len(d) {
+		return nil, false
+	}
+	return out, true
+}
+
+// asciiFold reports whether key equals lower, a lower-case ASCII name, ignoring ASCII case.
+func asciiFold(key []byte, lower string) bool {
+	if len(key) != len(lower) {
+		return false
+	}
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 type auditAttachment struct {
 	Name string
 	Size flexInt
@@ -433,8 +520,10 @@ func (rec *auditRecord) read(data []byte) *recordReject {
 		case "url":
 			rec.Url, rj = o.str("Url", val)
 		case "sensitiveinfotypedata":
-			var v []auditSIT
-			rj = valNested("SensitiveInfoTypeData", val, &v)
+			v, ok := quickSITs(val)
+			if !ok {
+				rj = valNested("SensitiveInfoTypeData", val, &v)
+			}
 			rec.SensitiveInfoTypeData = v
 		case "sensitivitylabelids":
 			var v stringList

@@ -275,9 +275,10 @@ func (in *Ingester) scan() (ready []candidate, wait time.Duration, err error) {
 // processAll claims and ingests files in order. A file that vanished (taken by hand) is
 // skipped; a store error stops the pass and leaves the file claimed for the next one.
 func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
+	p := in.startCommitter()
 	for _, c := range files {
 		if err := ctx.Err(); err != nil {
-			return err
+			return p.stop(err)
 		}
 		feedDir := filepath.Join(in.opt.DropDir, c.feed)
 		// Re-check just before claiming: the file may have been rewritten since the scan.
@@ -290,19 +291,20 @@ func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			return err
+			return p.stop(err)
 		}
-		if err := in.ingestFile(ctx, c.feed, path); err != nil {
-			return err
+		if err := in.ingestFile(ctx, p, c.feed, path); err != nil {
+			return p.stop(err)
 		}
 	}
-	return nil
+	return p.stop(nil)
 }
 
 // recoverClaimed re-ingests files left in claim directories by a crash or a store
 // error. Their records may be partly stored; dedup by event ID makes the re-run add
 // exactly the missing ones.
 func (in *Ingester) recoverClaimed(ctx context.Context) error {
+	p := in.startCommitter()
 	for _, f := range event.Feeds {
 		dir := filepath.Join(in.opt.DropDir, f, ClaimedDir)
 		ents, err := os.ReadDir(dir)
@@ -310,19 +312,19 @@ func (in *Ingester) recoverClaimed(ctx context.Context) error {
 			err = makeFeedDirs(in.opt.DropDir, f)
 		}
 		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
+			return p.stop(fmt.Errorf("ingest: %w", err))
 		}
 		for _, e := range ents {
 			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
 			in.log.Info("resuming claimed file", "feed", f, "file", e.Name())
-			if err := in.ingestFile(ctx, f, filepath.Join(dir, e.Name())); err != nil {
-				return err
+			if err := in.ingestFile(ctx, p, f, filepath.Join(dir, e.Name())); err != nil {
+				return p.stop(err)
 			}
 		}
 	}
-	return nil
+	return p.stop(nil)
 }
 
 func (in *Ingester) retireProcessed() {
@@ -343,10 +345,25 @@ type errStore struct{ err error }
 func (e *errStore) Error() string { return e.err.Error() }
 func (e *errStore) Unwrap() error { return e.err }
 
-// ingestFile takes one claimed file through digest → ledger → parse/commit → report →
-// processed/ or failed/. It returns an error only for problems that are not the file's
-// fault (store, file system, cancellation); the file then stays claimed.
-func (in *Ingester) ingestFile(ctx context.Context, feed, path string) error {
+// fileJob is one claimed file on its way through the committer.
+type fileJob struct {
+	feed, path, name string
+	t0               time.Time
+	rec              store.FileRecord
+	counts           fileCounts
+	rejects          []RecordError
+	perr             error // the file's own fault: it goes to failed/
+}
+
+type fileCounts struct{ records, added, dups int }
+
+// ingestFile takes one claimed file through digest → ledger → parse, handing its batches
+// and then the file itself to the committer p, which writes and syncs the batches and then
+// finishes the file (report, ledger, processed/ or failed/, see finishFile). It returns
+// once the file is parsed, so the next file is parsed while this one is committed. It
+// returns an error only for problems that are not the file's fault (store, file system,
+// cancellation); the file then stays claimed.
+func (in *Ingester) ingestFile(ctx context.Context, p *committer, feed, path string) error {
 	name := filepath.Base(path)
 	feedDir := filepath.Join(in.opt.DropDir, feed)
 	t0 := time.Now()
@@ -354,6 +371,13 @@ func (in *Ingester) ingestFile(ctx context.Context, feed, path string) error {
 	digest, size, err := digestFile(path)
 	if err != nil {
 		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+	}
+	if p.inFlight(digest) {
+		// The same content is still being committed under another name: let it finish, so
+		// that this copy is recognised as a duplicate file.
+		if err := p.drain(); err != nil {
+			return err
+		}
 	}
 	rec, found, err := in.db.LedgerGet(digest)
 	if err != nil {
@@ -374,101 +398,37 @@ func (in *Ingester) ingestFile(ctx context.Context, feed, path string) error {
 	if found && rec.Finished.IsZero() && !rec.Started.IsZero() {
 		started = rec.Started // resuming after a crash: keep the first start
 	}
-	rec = store.FileRecord{Digest: digest, Feed: feed, Name: name, Size: size, Started: started}
-	if err := in.db.LedgerPut(rec); err != nil {
+	job := &fileJob{feed: feed, path: path, name: name, t0: t0,
+		rec: store.FileRecord{Digest: digest, Feed: feed, Name: name, Size: size, Started: started}}
+	if err := in.db.LedgerPut(job.rec); err != nil {
 		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
 	}
+	p.begin(digest)
 
-	counts, rejects, perr := in.parseAndCommit(ctx, feed, path)
-	// A cancellation that arrives after the last batch is committed does not stop the
-	// bookkeeping: finishing is quicker than re-reading the whole file on the next start.
-	var se *errStore
-	if errors.As(perr, &se) {
+	perr := in.parse(ctx, p, job)
+	// A cancellation that arrives after the file is parsed does not stop the bookkeeping:
+	// finishing is quicker than re-reading the whole file on the next start.
+	if perr != nil && (errors.Is(perr, errCommitFailed) || ctx.Err() != nil || errors.Is(perr, errOpen)) {
+		p.abandon(digest)
+		if err := p.failed(); err != nil {
+			return err
+		}
 		return fmt.Errorf("ingest %s/%s: %w", feed, name, perr)
 	}
-
-	rec.Finished = time.Now()
-	rec.Records, rec.Added, rec.Duplicates, rec.Rejected = counts.records, counts.added, counts.dups, len(rejects)
-	for i, r := range rejects {
-		if i == 100 {
-			break
-		}
-		rec.Errors = append(rec.Errors, r.Error())
-	}
-	if perr != nil {
-		rec.Failed = perr.Error()
-	}
-	if err := in.db.LedgerPut(rec); err != nil {
-		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
-	}
-
-	if perr != nil {
-		report := fmt.Sprintf("%s/%s: not ingested: %v\n", feed, name, perr)
-		dst, err := retire(path, filepath.Join(feedDir, FailedDir), name, errorSuffix, report)
-		if err != nil {
-			return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
-		}
-		in.failed.Add(1)
-		in.log.Warn("file failed", "feed", feed, "file", name, "moved_to", dst, "err", perr)
-		return nil
-	}
-	var report strings.Builder
-	for _, r := range rejects {
-		report.WriteString(r.Error())
-		report.WriteByte('\n')
-	}
-	dst, err := retire(path, filepath.Join(feedDir, ProcessedDir), name, errorsSuffix, report.String())
-	if err != nil {
-		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
-	}
-	in.files.Add(1)
-	in.rejected.Add(int64(len(rejects)))
-	lvl := slog.LevelInfo
-	if len(rejects) > 0 {
-		lvl = slog.LevelWarn
-	}
-	in.log.Log(ctx, lvl, "file ingested", "feed", feed, "file", name, "records", counts.records,
-		"added", counts.added, "duplicates", counts.dups, "rejected", len(rejects),
-		"elapsed", time.Since(t0).Round(time.Millisecond), "moved_to", dst)
+	job.perr = perr
+	p.finish(job)
 	return nil
 }
 
-type fileCounts struct{ records, added, dups int }
+var errOpen = errors.New("open")
 
-// parseAndCommit parses on this goroutine and commits on another, so that parsing the
-// next batch overlaps the synced commit of the last one (one core each).
-func (in *Ingester) parseAndCommit(ctx context.Context, feed, path string) (fileCounts, []RecordError, error) {
-	var counts fileCounts
-	f, err := os.Open(path)
+// parse parses the file and hands its records to the committer in batches.
+func (in *Ingester) parse(ctx context.Context, p *committer, job *fileJob) error {
+	f, err := os.Open(job.path)
 	if err != nil {
-		return counts, nil, &errStore{err}
+		return fmt.Errorf("%w: %w", errOpen, err)
 	}
 	defer f.Close()
-
-	batches := make(chan []event.Event, 1)
-	var commitErr error
-	var commitFailed atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for b := range batches {
-			if commitFailed.Load() {
-				continue
-			}
-			added, err := in.db.CommitEvents(b)
-			if err != nil {
-				commitErr = err
-				commitFailed.Store(true)
-				continue
-			}
-			counts.added += len(added)
-			counts.dups += len(b) - len(added)
-			in.added.Add(int64(len(added)))
-			in.dups.Add(int64(len(b) - len(added)))
-			in.notify(added)
-		}
-	}()
-
 	n := in.opt.BatchSize
 	cur := make([]event.Event, 0, n)
 	// ev.Raw points into the parser's read buffer; the raw records of a batch are copied
@@ -476,7 +436,7 @@ func (in *Ingester) parseAndCommit(ctx context.Context, feed, path string) (file
 	// Chunks are never reused: subscribers may keep the events.
 	var raw []byte
 	emit := func(ev *event.Event) error {
-		if commitFailed.Load() {
+		if p.failedFlag.Load() {
 			return errCommitFailed
 		}
 		if len(raw)+len(ev.Raw) > cap(raw) {
@@ -486,31 +446,249 @@ func (in *Ingester) parseAndCommit(ctx context.Context, feed, path string) (file
 		raw = append(raw, ev.Raw...)
 		cur = append(cur, *ev)
 		cur[len(cur)-1].Raw = raw[start:len(raw):len(raw)]
-		counts.records++
+		job.counts.records++
 		if len(cur) == n {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			in.records.Add(int64(n))
-			batches <- cur
+			p.write(job, cur)
 			cur = make([]event.Event, 0, n)
 		}
 		return nil
 	}
-	rejects, perr := Parse(feed, f, in.opt.Parse, emit)
+	rejects, perr := Parse(job.feed, f, in.opt.Parse, emit)
+	job.rejects = rejects
 	if perr == nil && len(cur) > 0 {
 		in.records.Add(int64(len(cur)))
-		batches <- cur
+		p.write(job, cur)
 	}
-	close(batches)
-	<-done
+	return perr
+}
+
+// finishFile records a file whose batches are all synced in the ledger and moves it to
+// processed/ (or failed/ when the file as a whole could not be read), with its report.
+func (in *Ingester) finishFile(job *fileJob) error {
+	feed, name, rec, counts := job.feed, job.name, &job.rec, job.counts
+	feedDir := filepath.Join(in.opt.DropDir, feed)
+	rec.Finished = time.Now()
+	rec.Records, rec.Added, rec.Duplicates, rec.Rejected = counts.records, counts.added, counts.dups, len(job.rejects)
+	for i, r := range job.rejects {
+		if i == 100 {
+			break
+		}
+		rec.Errors = append(rec.Errors, r.Error())
+	}
+	if job.perr != nil {
+		rec.Failed = job.perr.Error()
+	}
+	if err := in.db.LedgerPut(*rec); err != nil {
+		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
+	}
+
+	if job.perr != nil {
+		report := fmt.Sprintf("%s/%s: not ingested: %v\n", feed, name, job.perr)
+		dst, err := retire(job.path, filepath.Join(feedDir, FailedDir), name, errorSuffix, report)
+		if err != nil {
+			return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+		}
+		in.failed.Add(1)
+		in.log.Warn("file failed", "feed", feed, "file", name, "moved_to", dst, "err", job.perr)
+		return nil
+	}
+	var report strings.Builder
+	for _, r := range job.rejects {
+		report.WriteString(r.Error())
+		report.WriteByte('\n')
+	}
+	dst, err := retire(job.path, filepath.Join(feedDir, ProcessedDir), name, errorsSuffix, report.String())
+	if err != nil {
+		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
+	}
+	in.files.Add(1)
+	in.rejected.Add(int64(len(job.rejects)))
+	lvl := slog.LevelInfo
+	if len(job.rejects) > 0 {
+		lvl = slog.LevelWarn
+	}
+	in.log.Log(context.Background(), lvl, "file ingested", "feed", feed, "file", name, "records", counts.records,
+		"added", counts.added, "duplicates", counts.dups, "rejected", len(job.rejects),
+		"elapsed", time.Since(job.t0).Round(time.Millisecond), "moved_to", dst)
+	return nil
+}
+
+// committer writes and syncs the batches of a pass's files on two goroutines, so that
+// parsing (the caller's goroutine), writing batch N+1 (store.WriteEvents) and syncing
+// batch N (DB.Sync) overlap, also across files: the next file is parsed while the last
+// batches of this one are committed.
+//
+// Everything happens in the order it was handed over. A batch counts (and goes to the
+// OnCommit subscribers) only once a sync that started after its write has returned, and a
+// file is finished (ledger, processed/) only after all its batches have: so a file is
+// retired only when its records survive a power cut. After a store error nothing more is
+// written or finished; the files not finished stay claimed for the next pass.
+type committer struct {
+	in         *Ingester
+	toWrite    chan commitItem
+	toSync     chan commitItem
+	done       chan struct{}
+	failedFlag atomic.Bool
+
+	mu       sync.Mutex
+	err      error          // the first store error
+	inflight map[string]int // digests of files handed over and not yet finished
+}
+
+// commitItem is a batch to write (batch != nil), a file to finish (file != nil, batch nil),
+// or a marker to signal when everything before it is done (drained != nil).
+type commitItem struct {
+	file    *fileJob
+	batch   []event.Event
+	added   []event.Event
+	drained chan struct{}
+}
+
+func (in *Ingester) startCommitter() *committer {
+	p := &committer{in: in, toWrite: make(chan commitItem, 1), toSync: make(chan commitItem, 2),
+		done: make(chan struct{}), inflight: map[string]int{}}
+	go p.writer()
+	go p.syncer()
+	return p
+}
+
+func (p *committer) fail(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+	p.failedFlag.Store(true)
+}
+
+// failed returns the first store error, if any.
+func (p *committer) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func (p *committer) write(job *fileJob, batch []event.Event) {
+	p.toWrite <- commitItem{file: job, batch: batch}
+}
+
+func (p *committer) begin(digest string) {
+	p.mu.Lock()
+	p.inflight[digest]++
+	p.mu.Unlock()
+}
+
+func (p *committer) abandon(digest string) {
+	p.mu.Lock()
+	if p.inflight[digest]--; p.inflight[digest] <= 0 {
+		delete(p.inflight, digest)
+	}
+	p.mu.Unlock()
+}
+
+func (p *committer) inFlight(digest string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inflight[digest] > 0
+}
+
+// finish hands over a parsed file, to be finished after its batches are synced.
+func (p *committer) finish(job *fileJob) { p.toWrite <- commitItem{file: job} }
+
+// drain waits until everything handed over so far is done, and returns the store error
+// if there was one.
+func (p *committer) drain() error {
+	ch := make(chan struct{})
+	p.toWrite <- commitItem{drained: ch}
+	<-ch
+	return p.failed()
+}
+
+// stop waits for everything handed over to be done and ends the goroutines. It returns
+// the first store error, else err.
+func (p *committer) stop(err error) error {
+	close(p.toWrite)
+	<-p.done
+	if ferr := p.failed(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (p *committer) writer() {
+	defer close(p.toSync)
+	for it := range p.toWrite {
+		if it.batch != nil && !p.failedFlag.Load() {
+			added, err := p.in.db.WriteEvents(it.batch)
+			if err != nil {
+				p.fail(&errStore{fmt.Errorf("ingest %s/%s: commit: %w", it.file.feed, it.file.name, err)})
+			}
+			it.added = added
+		}
+		p.toSync <- it
+	}
+}
+
+func (p *committer) syncer() {
+	defer close(p.done)
+	var ready []commitItem
+	for it := range p.toSync {
+		// Take everything written meanwhile: one sync covers them all.
+		ready = append(ready[:0], it)
+	more:
+		for {
+			select {
+			case it, ok := <-p.toSync:
+				if !ok {
+					break more
+				}
+				ready = append(ready, it)
+			default:
+				break more
+			}
+		}
+		needSync := false
+		for _, it := range ready {
+			needSync = needSync || it.batch != nil
+		}
+		if needSync && !p.failedFlag.Load() {
+			if err := p.in.db.Sync(); err != nil {
+				p.fail(&errStore{fmt.Errorf("ingest: commit: %w", err)})
+			}
+		}
+		for _, it := range ready {
+			p.settle(it)
+		}
+	}
+}
+
+// settle counts a synced batch, finishes a file, or signals a drain.
+func (p *committer) settle(it commitItem) {
+	in := p.in
 	switch {
-	case commitErr != nil:
-		return counts, rejects, &errStore{fmt.Errorf("commit: %w", commitErr)}
-	case perr != nil && (errors.Is(perr, errCommitFailed) || ctx.Err() != nil):
-		return counts, rejects, &errStore{perr}
+	case it.drained != nil:
+		close(it.drained)
+	case p.failedFlag.Load():
+		if it.batch == nil {
+			p.abandon(it.file.rec.Digest)
+		}
+	case it.batch != nil:
+		c := &it.file.counts
+		c.added += len(it.added)
+		c.dups += len(it.batch) - len(it.added)
+		in.added.Add(int64(len(it.added)))
+		in.dups.Add(int64(len(it.batch) - len(it.added)))
+		in.notify(it.added)
+	default:
+		if err := in.finishFile(it.file); err != nil {
+			p.fail(err)
+		}
+		p.abandon(it.file.rec.Digest)
 	}
-	return counts, rejects, perr
 }
 
 var errCommitFailed = errors.New("commit failed")

@@ -19,7 +19,6 @@ import (
 const (
 	prefixEvent   = "e/"
 	prefixTime    = "t/"
-	prefixID      = "id/"
 	prefixProfile = "p/"
 	prefixLedger  = "f/"
 	prefixStats   = "m/stats/"
@@ -27,7 +26,7 @@ const (
 	// opDeleteUser is the Azure AD audit operation that marks an account deleted.
 	opDeleteUser = "Delete user."
 
-	// eventsPerTxn bounds one Badger transaction: about 1,000 events x 3 keys stays far
+	// eventsPerTxn bounds one Badger transaction: about 1,000 events x 2 keys stays far
 	// under Badger's batch limit (15% of a memtable) even with long ids, so each
 	// transaction can also carry the feed counters that match exactly the events in it.
 	eventsPerTxn = 1000
@@ -98,16 +97,47 @@ func appendEventKey(b []byte, user string, t time.Time, id string) []byte {
 	return append(b, id...)
 }
 
-func appendTimeKey(b []byte, t time.Time, id string) []byte {
+// appendTimeKey appends t/<time>/<id>/<user>. The user is part of the key, not its value,
+// because the same ID at the same time under two users is two events (see CommitEvents);
+// the escaped user contains no '/', so it is what follows the last '/'.
+func appendTimeKey(b []byte, t time.Time, id, user string) []byte {
 	b = append(b, prefixTime...)
 	b = binary.BigEndian.AppendUint64(b, timeBits(t))
 	b = append(b, '/')
-	return append(b, id...)
+	b = append(b, id...)
+	b = append(b, '/')
+	return append(b, escapeUser(user)...)
 }
 
-func appendIDKey(b []byte, id string) []byte {
-	b = append(b, prefixID...)
-	return append(b, id...)
+// appendEventKeyOfTimeKey appends the e/ key of the event that t/ key k indexes
+// (false if k is not a t/ key).
+func appendEventKeyOfTimeKey(b, k []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(k, []byte(prefixTime)) {
+		return b, false
+	}
+	rest := k[len(prefixTime):]
+	slash := bytes.LastIndexByte(rest, '/')
+	if slash < 9 || rest[8] != '/' {
+		return b, false
+	}
+	b = append(b, prefixEvent...)
+	b = append(b, rest[slash+1:]...) // user, escaped
+	b = append(b, '/')
+	return append(b, rest[:slash]...), true // time, '/', id
+}
+
+// eventKeyID returns the <id> part of an e/<user>/<time>/<id> key (false if k is not one).
+// Escaped users contain no '/', so the first '/' after the prefix ends the user.
+func eventKeyID(k []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(k, []byte(prefixEvent)) {
+		return nil, false
+	}
+	rest := k[len(prefixEvent):]
+	slash := bytes.IndexByte(rest, '/')
+	if slash < 0 || len(rest) < slash+1+8+1 || rest[slash+1+8] != '/' {
+		return nil, false
+	}
+	return rest[slash+1+8+1:], true
 }
 
 func statsKey(feed string) []byte { return []byte(prefixStats + feed) }
@@ -128,18 +158,42 @@ func (db *DB) expiresAt(evTime, now time.Time) uint64 {
 	return uint64(base.Add(time.Duration(db.opt.RetentionDays) * 24 * time.Hour).Unix())
 }
 
-// CommitEvents stores the events whose ID is not already stored, in one or more
+// CommitEvents stores the events that are not already stored, in one or more
 // transactions, updates profiles from HR and "Delete user." events, and returns only when
 // the data is synced to disk. It returns the events that were new (in input order); when
 // every event is new, added is evs itself (same backing array), so the caller must not
 // modify evs while added is in use. Safe against duplicates inside evs and against
 // re-ingest of a partly committed file. Calls are serialised.
 //
-// Crash safety: an event's keys are written in the order e/, t/, id/, and transactions
-// commit in order, so an id/ key (the dedup marker) is never durable without its event.
+// An event's identity is (user, time, ID): its e/<user>/<time>/<id> key. A re-ingested
+// record has the same three, so the e/ key itself is the dedup marker; the same ID with
+// another user or time is a different event and is stored as well.
+//
+// Crash safety: an event's t/ and e/ keys go into the same transaction (Badger commits a
+// transaction atomically) and in that order, so even a transaction split between them
+// (only with pathological key sizes) can leave a t/ key without its event, which reads
+// skip and re-ingest rewrites, but never an e/ key (the dedup marker) without its t/ key.
 // Profiles are updated from every HR/deletion event in evs, including duplicates, because
 // Profile.Apply is idempotent and a crash may have come between the events and the profile.
 func (db *DB) CommitEvents(evs []event.Event) (added []event.Event, err error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if added, err = db.WriteEvents(evs); err != nil {
+		return nil, err
+	}
+	if err := db.Sync(); err != nil {
+		return nil, fmt.Errorf("commit events: %w", err)
+	}
+	return added, nil
+}
+
+// WriteEvents is CommitEvents without the final sync: when it returns, the events are
+// written and visible, and they survive a crash of the process, but they survive a power
+// cut only once a later DB.Sync has returned. A caller that pipelines writes (the ingest
+// pipeline writes batch N+1 while batch N is synced) must not report or act on them before
+// that. Calls are serialised with each other and with CommitEvents.
+func (db *DB) WriteEvents(evs []event.Event) (added []event.Event, err error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -185,11 +239,9 @@ func (db *DB) CommitEvents(evs []event.Event) (added []event.Event, err error) {
 	if err := db.applyProfiles(evs); err != nil {
 		return nil, err
 	}
-	if err := db.Sync(); err != nil {
-		return nil, fmt.Errorf("commit events: %w", err)
-	}
 	if db.files != nil {
-		// Synced pages are only cache now; keep them out of the resident set.
+		// The mapped pages just written are only cache: dirty ones stay in the page cache
+		// until they are written back (or synced), so keep them out of the resident set.
 		if err := releaseMapped(db.files.dir); err != nil {
 			db.log.Debug("release mapped pages", "err", err)
 		}
@@ -206,35 +258,42 @@ func (db *DB) CommitEvents(evs []event.Event) (added []event.Event, err error) {
 	return added, nil
 }
 
-// newEvents reports, for each event, whether its ID is neither stored nor earlier in evs,
-// and returns the filter hash of each ID. IDs the filter has never seen are new without a
-// lookup; the others are looked up in one read transaction for the whole batch.
+// eventIdentity is what makes two events the same event (see CommitEvents).
+type eventIdentity struct {
+	user, id string
+	time     uint64 // timeBits
+}
+
+// newEvents reports, for each event, whether it is neither stored nor earlier in evs, and
+// returns the filter hash of each ID. IDs the filter has never seen are new without a
+// lookup; for the others the e/ key is looked up, in one read transaction for the batch.
 func (db *DB) newEvents(evs []event.Event) ([]bool, []uint64, error) {
 	isNew := make([]bool, len(evs))
 	hashes := make([]uint64, len(evs))
-	seen := make(map[string]struct{}, len(evs))
+	seen := make(map[eventIdentity]struct{}, len(evs))
 	f := db.filter
 	var key []byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for i := range evs {
-			id := evs[i].ID
-			if _, dup := seen[id]; dup {
+			ev := &evs[i]
+			k := eventIdentity{ev.User, ev.ID, timeBits(ev.Time)}
+			if _, dup := seen[k]; dup {
 				continue
 			}
-			seen[id] = struct{}{}
-			h := hashIDString(id)
+			seen[k] = struct{}{}
+			h := hashIDString(ev.ID)
 			hashes[i] = h
 			if f != nil && !f.mayContain(h) {
 				isNew[i] = true
 				continue
 			}
-			key = appendIDKey(key[:0], id)
+			key = appendEventKey(key[:0], ev.User, ev.Time, ev.ID)
 			_, err := txn.Get(key)
 			switch {
 			case errors.Is(err, badger.ErrKeyNotFound):
 				isNew[i] = true
 			case err != nil:
-				return fmt.Errorf("event %s: %w", id, err)
+				return fmt.Errorf("event %s: %w", ev.ID, err)
 			}
 		}
 		return nil
@@ -250,7 +309,7 @@ func (db *DB) newEvents(evs []event.Event) ([]bool, []uint64, error) {
 func (db *DB) writeEvents(evs []event.Event, isNew []bool, n int) error {
 	now := time.Now()
 	// One allocation for all entries; Badger keeps the pointers until the commits finish.
-	ents := make([]badger.Entry, 3*n)
+	ents := make([]badger.Entry, 2*n)
 	// All keys and values live in one arena that is never modified once a slice of it is
 	// handed to Badger; when append grows it, earlier slices keep the old backing array.
 	// Badger copies entries into its memtable and logs before the commit callbacks run, so
@@ -276,7 +335,20 @@ func (db *DB) writeEvents(evs []event.Event, isNew []bool, n int) error {
 		return firstErr
 	}
 
-	txn := db.bdb.NewTransaction(true)
+	// Badger's NewTransaction waits until every transaction committed before it has been
+	// applied (so that its reads see them). Creating the batch's transactions up front,
+	// before the first commit, lets building transaction k+1 overlap Badger's writing of
+	// transaction k instead of waiting for it. They only write, so they cannot conflict.
+	pool := make([]*badger.Txn, (n+eventsPerTxn-1)/eventsPerTxn)
+	for i := range pool {
+		pool[i] = db.bdb.NewTransaction(true)
+	}
+	defer func() {
+		for _, t := range pool { // those not used: only after an error
+			t.Discard()
+		}
+	}()
+	var txn *badger.Txn // nil between a commit and the next entry
 	inTxn := 0
 	commit := func(withCounters bool) error {
 		if withCounters {
@@ -295,17 +367,28 @@ func (db *DB) writeEvents(evs []event.Event, isNew []bool, n int) error {
 			}
 			wg.Done()
 		})
-		txn = db.bdb.NewTransaction(true)
+		txn = nil
 		inTxn = 0
 		return nil
 	}
+	begin := func() {
+		if len(pool) > 0 {
+			txn, pool = pool[0], pool[1:]
+		} else {
+			txn = db.bdb.NewTransaction(true) // only after an ErrTxnTooBig split
+		}
+	}
 	set := func(e *badger.Entry) error {
+		if txn == nil {
+			begin()
+		}
 		err := txn.SetEntry(e)
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			// Only with pathological key sizes; the counters then ride in a later transaction.
 			if err := commit(false); err != nil {
 				return err
 			}
+			begin()
 			err = txn.SetEntry(e)
 		}
 		return err
@@ -326,23 +409,16 @@ func (db *DB) writeEvents(evs []event.Event, isNew []bool, n int) error {
 			arena = encodeEvent(arena, ev)
 			val := arena[start:len(arena):len(arena)]
 			start = len(arena)
-			arena = appendTimeKey(arena, ev.Time, ev.ID)
+			arena = appendTimeKey(arena, ev.Time, ev.ID, ev.User)
 			tkey := arena[start:len(arena):len(arena)]
-			start = len(arena)
-			arena = append(arena, ev.User...)
-			user := arena[start:len(arena):len(arena)]
-			start = len(arena)
-			arena = appendIDKey(arena, ev.ID)
-			ikey := arena[start:len(arena):len(arena)]
 
-			// Order matters: id/ last (see CommitEvents).
-			three := ents[:3:3]
-			ents = ents[3:]
-			three[0] = badger.Entry{Key: ekey, Value: val, ExpiresAt: exp}
-			three[1] = badger.Entry{Key: tkey, Value: user, ExpiresAt: exp}
-			three[2] = badger.Entry{Key: ikey, Value: ekey, ExpiresAt: exp}
-			for k := range three {
-				if err := set(&three[k]); err != nil {
+			// Order matters: e/, the dedup marker, last (see CommitEvents).
+			two := ents[:2:2]
+			ents = ents[2:]
+			two[0] = badger.Entry{Key: tkey, ExpiresAt: exp}
+			two[1] = badger.Entry{Key: ekey, Value: val, ExpiresAt: exp}
+			for k := range two {
+				if err := set(&two[k]); err != nil {
 					return fmt.Errorf("event %s: %w", ev.ID, err)
 				}
 			}
@@ -362,7 +438,9 @@ func (db *DB) writeEvents(evs []event.Event, isNew []bool, n int) error {
 		}
 		return nil
 	}()
-	txn.Discard()
+	if txn != nil {
+		txn.Discard() // after an error
+	}
 	wg.Wait()
 	if cap(arena) <= maxKeptArena {
 		db.arena = arena[:0]
@@ -547,33 +625,22 @@ func (db *DB) timeEvents(q Query, fn func(ev *event.Event) error) error {
 	prefix := []byte(prefixTime)
 	start, end := rangeKeys(prefix, q)
 	return db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
+		// Keys only: a t/ key names its event, and its value is empty.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		var ekey []byte
 		for it.Seek(start); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.Key()
+			k := it.Item().Key()
 			if end != nil && bytes.Compare(k, end) >= 0 {
 				break
 			}
-			if len(k) < len(prefix)+9 {
+			var ok bool
+			if ekey, ok = appendEventKeyOfTimeKey(ekey[:0], k); !ok {
 				return fmt.Errorf("malformed time key %q", k)
-			}
-			// e/<user>/<time>/<id> is the t/ key with the user inserted.
-			ekey = ekey[:0]
-			err := item.Value(func(user []byte) error {
-				ekey = append(ekey, prefixEvent...)
-				ekey = append(ekey, escapeUser(string(user))...)
-				ekey = append(ekey, '/')
-				ekey = append(ekey, k[len(prefix):]...)
-				return nil
-			})
-			if err != nil {
-				return err
 			}
 			eitem, err := txn.Get(ekey)
 			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // expired between the two reads
+				continue // expired between the two reads, or a crash came between t/ and e/
 			}
 			if err != nil {
 				return err
@@ -608,34 +675,43 @@ func emitItem(item *badger.Item, feed string, fn func(ev *event.Event) error) er
 	return fn(ev)
 }
 
-// Event returns the event with this ID, or ErrNotFound.
-func (db *DB) Event(id string) (*event.Event, error) {
-	var ev *event.Event
+// UserEvents returns the stored events of user whose ID is in ids, by ID; IDs not found
+// (never stored, or expired) are absent from the map. It scans the keys of the user's
+// events and reads only the values of the wanted ones. Should the user have several
+// events with one of the IDs (at different times), the latest is returned.
+func (db *DB) UserEvents(user string, ids []string) (map[string]*event.Event, error) {
+	out := make(map[string]*event.Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	prefix := appendUserPrefix(nil, user)
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(appendIDKey(nil, id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			id, ok := eventKeyID(item.Key())
+			if !ok {
+				return fmt.Errorf("malformed event key %q", item.Key())
+			}
+			if !want[string(id)] {
+				continue
+			}
+			err := emitItem(item, "", func(ev *event.Event) error { out[ev.ID] = ev; return nil })
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return err
-		}
-		ekey, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		eitem, err := txn.Get(ekey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return emitItem(eitem, "", func(e *event.Event) error { ev = e; return nil })
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", id, err)
+		return nil, fmt.Errorf("events of %s: %w", user, err)
 	}
-	return ev, nil
+	return out, nil
 }
 
 // Profile returns the HR profile of user (found = false if no HR record or deletion has

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -99,15 +100,16 @@ func TestCommitEventsDedup(t *testing.T) {
 	if got := ids(collect(t, db, Query{})); !slices.Equal(got, []string{a.ID, b.ID, c.ID}) {
 		t.Fatalf("stored %v", got)
 	}
-	got, err := db.Event(c.ID)
+	got, err := db.UserEvents(c.User, []string{c.ID, a.ID, b.ID, "nope"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(*got, c) {
-		t.Fatalf("Event(c) = %+v", got)
+	// b is bob's event, "nope" was never stored.
+	if len(got) != 2 || !reflect.DeepEqual(*got[c.ID], c) || !reflect.DeepEqual(*got[a.ID], a) {
+		t.Fatalf("UserEvents(alice) = %+v", got)
 	}
-	if _, err := db.Event("nope"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Event(nope) err = %v", err)
+	if got, err := db.UserEvents("carol@contoso.com", []string{a.ID}); err != nil || len(got) != 0 {
+		t.Fatalf("UserEvents(carol) = %+v, %v", got, err)
 	}
 	st, err := db.FeedStats()
 	if err != nil {
@@ -118,6 +120,91 @@ func TestCommitEventsDedup(t *testing.T) {
 	}
 	if _, err := db.CommitEvents([]event.Event{{Feed: "audit"}}); err == nil {
 		t.Fatal("event without id accepted")
+	}
+}
+
+// TestEventIdentity: an event is (user, time, ID). The same ID under another user or at
+// another time is another event; the filter (built from the e/ keys on reopen) and the
+// lookups agree, also for users whose key segment is escaped.
+func TestEventIdentity(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auditEvent(1, "alice@contoso.com", t0)
+	otherUser := a
+	otherUser.User = "bob@contoso.com"
+	otherTime := a
+	otherTime.Time = t0.Add(time.Second)
+	odd := auditEvent(2, "we/ird%user", t0)
+	all := []event.Event{a, otherUser, otherTime, odd}
+	added, err := db.CommitEvents([]event.Event{a, otherUser, a, otherTime, odd, otherUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(added) != 4 {
+		t.Fatalf("added %d events, want 4", len(added))
+	}
+	if n := len(collect(t, db, Query{})); n != 4 {
+		t.Fatalf("stored %d events, want 4", n)
+	}
+	got, err := db.UserEvents(a.User, []string{a.ID})
+	if err != nil || len(got) != 1 || !got[a.ID].Time.Equal(otherTime.Time) {
+		t.Fatalf("UserEvents(alice) = %+v, %v; want the later of the two", got, err)
+	}
+	if got, err := db.UserEvents(odd.User, []string{odd.ID}); err != nil || len(got) != 1 || got[odd.ID].User != odd.User {
+		t.Fatalf("UserEvents(%s) = %+v, %v", odd.User, got, err)
+	}
+	for round := range 2 {
+		if added, err := db.CommitEvents(all); err != nil || len(added) != 0 {
+			t.Fatalf("round %d: re-commit added %d, %v", round, len(added), err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if db, err = Open(dir, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		f := waitFilter(db)
+		if f == nil || f.n.Load() != 4 {
+			t.Fatalf("filter after reopen: %+v", f)
+		}
+		for _, ev := range all {
+			if !f.mayContain(hashIDString(ev.ID)) {
+				t.Fatalf("filter built from e/ keys misses %s", ev.ID)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEventKeyID(t *testing.T) {
+	for _, c := range []struct{ user, id string }{{"u@x.com", "id-1"}, {"a/b%c", "x/y"}, {"u", ""}} {
+		k := appendEventKey(nil, c.user, t0, c.id)
+		id, ok := eventKeyID(k)
+		if !ok || string(id) != c.id {
+			t.Fatalf("eventKeyID(%q) = %q, %v", k, id, ok)
+		}
+	}
+	for _, k := range []string{"t/x", "e/user", "e/user/1234567/x", "e/user/12345678x"} {
+		if _, ok := eventKeyID([]byte(k)); ok {
+			t.Fatalf("eventKeyID(%q) accepted", k)
+		}
+	}
+	for _, c := range []struct{ user, id string }{{"u@x.com", "id-1"}, {"a/b%c", "x/y"}, {"u", ""}} {
+		tk := appendTimeKey(nil, t0, c.id, c.user)
+		ek, ok := appendEventKeyOfTimeKey([]byte("junk"), tk)
+		if want := append([]byte("junk"), appendEventKey(nil, c.user, t0, c.id)...); !ok || !bytes.Equal(ek, want) {
+			t.Fatalf("appendEventKeyOfTimeKey(%q) = %q, %v; want %q", tk, ek, ok, want)
+		}
+	}
+	for _, k := range []string{"e/x", "t/1234567/x", "t/12345678/x", "t/12345678x/u"} {
+		if _, ok := appendEventKeyOfTimeKey(nil, []byte(k)); ok {
+			t.Fatalf("appendEventKeyOfTimeKey(%q) accepted", k)
+		}
 	}
 }
 
@@ -382,7 +469,7 @@ func TestRetentionTTL(t *testing.T) {
 	}
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for _, c := range cases {
-			keys := [][]byte{appendEventKey(nil, c.ev.User, c.ev.Time, c.ev.ID), appendTimeKey(nil, c.ev.Time, c.ev.ID), appendIDKey(nil, c.ev.ID)}
+			keys := [][]byte{appendEventKey(nil, c.ev.User, c.ev.Time, c.ev.ID), appendTimeKey(nil, c.ev.Time, c.ev.ID, c.ev.User)}
 			for _, k := range keys {
 				item, err := txn.Get(k)
 				if err != nil {
@@ -405,7 +492,7 @@ func TestRetentionTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db0.bdb.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(appendIDKey(nil, recent.ID))
+		item, err := txn.Get(appendEventKey(nil, recent.User, recent.Time, recent.ID))
 		if err != nil {
 			return err
 		}
@@ -427,11 +514,9 @@ func TestExpiredEventsInvisible(t *testing.T) {
 	ev := auditEvent(1, "u@x.com", t0)
 	past := uint64(time.Now().Add(-time.Minute).Unix())
 	err := db.bdb.Update(func(txn *badger.Txn) error {
-		ekey := appendEventKey(nil, ev.User, ev.Time, ev.ID)
 		for _, e := range []*badger.Entry{
-			{Key: ekey, Value: encodeEvent(nil, &ev), ExpiresAt: past},
-			{Key: appendTimeKey(nil, ev.Time, ev.ID), Value: []byte(ev.User), ExpiresAt: past},
-			{Key: appendIDKey(nil, ev.ID), Value: ekey, ExpiresAt: past},
+			{Key: appendTimeKey(nil, ev.Time, ev.ID, ev.User), ExpiresAt: past},
+			{Key: appendEventKey(nil, ev.User, ev.Time, ev.ID), Value: encodeEvent(nil, &ev), ExpiresAt: past},
 		} {
 			if err := txn.SetEntry(e); err != nil {
 				return err
@@ -445,8 +530,8 @@ func TestExpiredEventsInvisible(t *testing.T) {
 	if n := len(collect(t, db, Query{})) + len(collect(t, db, Query{User: ev.User})); n != 0 {
 		t.Fatalf("expired events visible: %d", n)
 	}
-	if _, err := db.Event(ev.ID); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Event: %v", err)
+	if got, err := db.UserEvents(ev.User, []string{ev.ID}); err != nil || len(got) != 0 {
+		t.Fatalf("UserEvents: %+v, %v", got, err)
 	}
 	added, err := db.CommitEvents([]event.Event{ev})
 	if err != nil || len(added) != 1 {

@@ -5,13 +5,14 @@
 // Key layout (docs/store.md has the full table):
 //
 //	e/<user>/<time 8 bytes BE>/<id>  -> event value (codec.go), TTL = retention
-//	t/<time 8 bytes BE>/<id>         -> user, TTL = retention
-//	id/<id>                          -> the e/ key, TTL = retention
+//	t/<time 8 bytes BE>/<id>/<user>  -> empty, TTL = retention
 //	p/<user>                         -> event.Profile JSON (never expires)
 //	f/<sha256 hex>                   -> FileRecord JSON (never expires)
 //	m/stats/<feed>                   -> events added from the feed, uint64 BE
 //	m/audit-head                     -> seq and hash of the newest audit entry
 //	aud/<seq 8 bytes BE>             -> AuditEntry JSON (audit.go)
+//
+// An event's identity is (user, time, id), its e/ key: deduplication looks that key up.
 package store
 
 import (
@@ -53,7 +54,7 @@ type DB struct {
 	opt Options
 	log *slog.Logger
 
-	// commitMu serialises CommitEvents: deduplication reads the id/ keys before writing
+	// commitMu serialises WriteEvents: deduplication reads the e/ keys before writing
 	// them, which is only sound with one writer, and the per-feed counters are kept in
 	// memory between commits.
 	commitMu sync.Mutex

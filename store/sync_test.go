@@ -47,7 +47,7 @@ func TestCommitAcrossMemtableRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 60_000 // about 20 MiB of keys: more than one 16 MiB memtable
+	const n = 100_000 // about 22 MiB of keys and value pointers: more than one 16 MiB memtable
 	for i := 0; i < n; i += 5000 {
 		evs := make([]event.Event, 0, 5000)
 		for j := i; j < i+5000; j++ {

@@ -89,9 +89,15 @@ func (s *server) showAlert(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		v.Truncated = len(ids) - maxAlertEvents
 		ids = ids[:maxAlertEvents]
 	}
+	// An alert's events are all its user's (store: an event is user, time and ID).
+	evs, err := s.db.UserEvents(a.User, ids)
+	if err != nil {
+		s.serverError(w, r, c, err)
+		return
+	}
 	for _, id := range ids {
-		ev, err := s.db.Event(id)
-		if err != nil {
+		ev, ok := evs[id]
+		if !ok {
 			v.Events = append(v.Events, eventView{Miss: id})
 			continue
 		}
