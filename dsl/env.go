@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"reflect"
+	"slices"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -69,6 +70,10 @@ type field struct {
 	get   func(target any) ref.Val
 	isSet func(target any) bool
 	doc   string
+	// Native getters of plain event fields, for guards (guard.go): str for strings,
+	// flag for booleans; nil for every other field.
+	str  func(*event.Event) string
+	flag func(*event.Event) bool
 }
 
 // structDesc describes one object type.
@@ -259,27 +264,27 @@ func hrOf(t any) *event.HR {
 var zeroHR event.HR
 
 func evStr(name string, f func(*event.Event) string, doc string) field {
-	return field{name, types.StringType,
-		func(t any) ref.Val { return str(f(evOf(t))) },
-		func(t any) bool { return f(evOf(t)) != "" }, doc}
+	return field{name: name, typ: types.StringType,
+		get:   func(t any) ref.Val { return str(f(evOf(t))) },
+		isSet: func(t any) bool { return f(evOf(t)) != "" }, doc: doc, str: f}
 }
 
 func evList(name string, f func(*event.Event) []string, doc string) field {
 	return field{name, strList,
 		func(t any) ref.Val { return strs(f(evOf(t))) },
-		func(t any) bool { return len(f(evOf(t))) > 0 }, doc}
+		func(t any) bool { return len(f(evOf(t))) > 0 }, doc, nil, nil}
 }
 
 func hrStr(name string, f func(*event.HR) string, doc string) field {
 	return field{name, types.StringType,
 		func(t any) ref.Val { return str(f(hrOf(t))) },
-		func(t any) bool { return f(hrOf(t)) != "" }, doc}
+		func(t any) bool { return f(hrOf(t)) != "" }, doc, nil, nil}
 }
 
 func hrTime(name string, f func(*event.HR) time.Time, doc string) field {
 	return field{name, types.TimestampType,
 		func(t any) ref.Val { return ts(f(hrOf(t))) },
-		func(t any) bool { return !f(hrOf(t)).IsZero() }, doc}
+		func(t any) bool { return !f(hrOf(t)).IsZero() }, doc, nil, nil}
 }
 
 var eventStruct = newStruct(eventType, []field{
@@ -287,14 +292,14 @@ var eventStruct = newStruct(eventType, []field{
 	evStr("feed", func(e *event.Event) string { return e.Feed }, "audit, hr, badging, dlp or defender"),
 	{"time", types.TimestampType,
 		func(t any) ref.Val { return ts(evOf(t).Time) },
-		func(t any) bool { return !evOf(t).Time.IsZero() }, "when it happened (UTC timestamp)"},
+		func(t any) bool { return !evOf(t).Time.IsZero() }, "when it happened (UTC timestamp)", nil, nil},
 	evStr("user", func(e *event.Event) string { return e.User }, "lower-case UPN of the person the event is about"),
 	evStr("actor", func(e *event.Event) string { return e.Actor }, "who acted, when not the user"),
 	evStr("operation", func(e *event.Event) string { return e.Operation }, "audit Operation, DlpRuleMatch, PhysicalAccess, the HR scenario, ..."),
 	evStr("workload", func(e *event.Event) string { return e.Workload }, "SharePoint, OneDrive, Exchange, Endpoint, ..."),
 	{"record_type", types.IntType,
 		func(t any) ref.Val { return types.Int(evOf(t).RecordType) },
-		func(t any) bool { return evOf(t).RecordType != 0 }, "audit RecordType"},
+		func(t any) bool { return evOf(t).RecordType != 0 }, "audit RecordType", nil, nil},
 	evStr("object", func(e *event.Event) string { return e.Object }, "ObjectId: URL, path, message id, asset id"),
 	evStr("file_name", func(e *event.Event) string { return e.FileName }, "base name of the file"),
 	evStr("file_ext", func(e *event.Event) string { return e.FileExt }, "lower-case extension without the dot"),
@@ -317,13 +322,14 @@ var eventStruct = newStruct(eventType, []field{
 	evList("rules", func(e *event.Event) []string { return e.Rules }, "DLP rule names"),
 	{"size", types.IntType,
 		func(t any) ref.Val { return types.Int(evOf(t).Size) },
-		func(t any) bool { return evOf(t).Size != 0 }, "bytes"},
+		func(t any) bool { return evOf(t).Size != 0 }, "bytes", nil, nil},
 	{"attachments", types.IntType,
 		func(t any) ref.Val { return types.Int(evOf(t).Attachments) },
-		func(t any) bool { return evOf(t).Attachments != 0 }, "number of email attachments"},
-	{"hidden", types.BoolType,
-		func(t any) ref.Val { return types.Bool(evOf(t).Hidden) },
-		func(t any) bool { return evOf(t).Hidden }, "endpoint: the file is hidden"},
+		func(t any) bool { return evOf(t).Attachments != 0 }, "number of email attachments", nil, nil},
+	{name: "hidden", typ: types.BoolType,
+		get:   func(t any) ref.Val { return types.Bool(evOf(t).Hidden) },
+		isSet: func(t any) bool { return evOf(t).Hidden }, doc: "endpoint: the file is hidden",
+		flag: func(e *event.Event) bool { return e.Hidden }},
 	evStr("asset", func(e *event.Event) string { return e.Asset }, "badging AssetId"),
 	evStr("asset_name", func(e *event.Event) string { return e.AssetName }, "badging AssetName"),
 	{"hr", hrType,
@@ -333,7 +339,7 @@ var eventStruct = newStruct(eventType, []field{
 			}
 			return &object{typ: hrType, v: evOf(t).HR}
 		},
-		func(t any) bool { return evOf(t).HR != nil }, "HR fields (empty values for non-HR events; has(event.hr) tests presence)"},
+		func(t any) bool { return evOf(t).HR != nil }, "HR fields (empty values for non-HR events; has(event.hr) tests presence)", nil, nil},
 })
 
 var hrStruct = newStruct(hrType, []field{
@@ -406,30 +412,30 @@ func latestLevelChange(p *event.Profile) string {
 func userStr(name string, f func(*event.Profile) string, doc string) field {
 	return field{name, types.StringType,
 		func(t any) ref.Val { return str(f(userOf(t).prof())) },
-		func(t any) bool { return f(userOf(t).prof()) != "" }, doc}
+		func(t any) bool { return f(userOf(t).prof()) != "" }, doc, nil, nil}
 }
 
 func userTime(name string, f func(*event.Profile) time.Time, doc string) field {
 	return field{name, types.TimestampType,
 		func(t any) ref.Val { return ts(f(userOf(t).prof())) },
-		func(t any) bool { return !f(userOf(t).prof()).IsZero() }, doc}
+		func(t any) bool { return !f(userOf(t).prof()).IsZero() }, doc, nil, nil}
 }
 
 func userBool(name string, f func(*userIn) bool, doc string) field {
 	return field{name, types.BoolType,
 		func(t any) ref.Val { return types.Bool(f(userOf(t))) },
-		func(t any) bool { return f(userOf(t)) }, doc}
+		func(t any) bool { return f(userOf(t)) }, doc, nil, nil}
 }
 
 var userStruct = newStruct(userType, []field{
 	{"upn", types.StringType,
 		func(t any) ref.Val { return str(userOf(t).prof().UPN) },
-		func(t any) bool { return userOf(t).prof().UPN != "" }, "the user's UPN"},
+		func(t any) bool { return userOf(t).prof().UPN != "" }, "the user's UPN", nil, nil},
 	userStr("department", func(p *event.Profile) string { return p.Department }, "from HR"),
 	userStr("manager", func(p *event.Profile) string { return p.Manager }, "from HR"),
 	{"priority_groups", strList,
 		func(t any) ref.Val { return strs(userOf(t).groups) },
-		func(t any) bool { return len(userOf(t).groups) > 0 }, "priority user groups the user belongs to (from settings, via Input.PriorityGroups)"},
+		func(t any) bool { return len(userOf(t).groups) > 0 }, "priority user groups the user belongs to (from settings, via Input.PriorityGroups)", nil, nil},
 	userBool("priority", func(u *userIn) bool { return len(u.groups) > 0 }, "member of at least one priority user group"),
 	userTime("resignation_date", func(p *event.Profile) time.Time { return p.ResignationDate }, "zero timestamp when unknown; test with has()"),
 	userTime("last_working_date", func(p *event.Profile) time.Time { return p.LastWorkingDate }, ""),
@@ -607,4 +613,24 @@ func Variables() []VariableDoc {
 		}
 	}
 	return append(out, VariableDoc{Name: "lists.<id>", Type: "list(string)", Doc: "a settings list, else the rule-file list of that id"})
+}
+
+// ProfileFieldsEqual reports whether rules that read the named user fields ("end_date",
+// "department", ...) see the same values for profiles a and b (nil = no profile). A name
+// that is not a user field compares unequal, so callers err on the side of re-matching.
+// The engine uses it to skip re-matching a user's stored events when an HR record
+// changed only fields no rule reads.
+func ProfileFieldsEqual(a, b *event.Profile, names []string) bool {
+	ua, ub := &userIn{p: a}, &userIn{p: b}
+	for _, n := range names {
+		i := slices.IndexFunc(userStruct.order, func(f field) bool { return f.name == n })
+		if i < 0 {
+			return false
+		}
+		f := userStruct.order[i]
+		if f.isSet(ua) != f.isSet(ub) || f.get(ua).Equal(f.get(ub)) != types.True {
+			return false
+		}
+	}
+	return true
 }

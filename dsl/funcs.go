@@ -32,27 +32,30 @@ var Functions = []FunctionDoc{
 	{"levelChange(string, string) -> string", `direction of a job level change from old to new: "down", "up", "changed" or "". Compares the first number in each level ("Level 61" -> "Level 60" is down); when either has none, "changed" if they differ.`},
 }
 
+// timeAccessors are CEL's timestamp accessors, as irm defines them (zoned) and as
+// guards compute them.
+var timeAccessors = []struct {
+	fn, overload string
+	get          func(t time.Time) int
+}{
+	{"getFullYear", "timestamp_to_year", func(t time.Time) int { return t.Year() }},
+	{"getMonth", "timestamp_to_month", func(t time.Time) int { return int(t.Month()) - 1 }},
+	{"getDayOfYear", "timestamp_to_day_of_year", func(t time.Time) int { return t.YearDay() - 1 }},
+	{"getDayOfMonth", "timestamp_to_day_of_month", func(t time.Time) int { return t.Day() - 1 }},
+	{"getDate", "timestamp_to_day_of_month_1_based", func(t time.Time) int { return t.Day() }},
+	{"getDayOfWeek", "timestamp_to_day_of_week", func(t time.Time) int { return int(t.Weekday()) }},
+	{"getHours", "timestamp_to_hours", func(t time.Time) int { return t.Hour() }},
+	{"getMinutes", "timestamp_to_minutes", func(t time.Time) int { return t.Minute() }},
+}
+
 // zoned redefines the time-zone overloads of CEL's timestamp accessors with the same
 // signatures and results, but with the zone looked up once: the standard
 // implementation calls time.LoadLocation, which reads the zoneinfo database on every
 // evaluation (about 15 µs), so `event.time.getHours("Europe/Berlin")` in a rule would
 // cost more than the rest of the catalog together.
 func zoned() []cel.EnvOption {
-	acc := []struct {
-		fn, overload string
-		get          func(t time.Time) int
-	}{
-		{"getFullYear", "timestamp_to_year", func(t time.Time) int { return t.Year() }},
-		{"getMonth", "timestamp_to_month", func(t time.Time) int { return int(t.Month()) - 1 }},
-		{"getDayOfYear", "timestamp_to_day_of_year", func(t time.Time) int { return t.YearDay() - 1 }},
-		{"getDayOfMonth", "timestamp_to_day_of_month", func(t time.Time) int { return t.Day() - 1 }},
-		{"getDate", "timestamp_to_day_of_month_1_based", func(t time.Time) int { return t.Day() }},
-		{"getDayOfWeek", "timestamp_to_day_of_week", func(t time.Time) int { return int(t.Weekday()) }},
-		{"getHours", "timestamp_to_hours", func(t time.Time) int { return t.Hour() }},
-		{"getMinutes", "timestamp_to_minutes", func(t time.Time) int { return t.Minute() }},
-	}
 	var opts []cel.EnvOption
-	for _, a := range acc {
+	for _, a := range timeAccessors {
 		get := a.get
 		// Without a zone: UTC, read directly (the standard version parses "UTC" each time).
 		opts = append(opts, cel.Function(a.fn,
@@ -192,7 +195,58 @@ func MatchesDomain(s string, list []string) bool {
 	return false
 }
 
+// domainMatcher is a domain list compiled for MatchesDomain: exact names and "*."
+// suffixes in sets, so a match costs one lookup per label of the domain instead of a
+// pass over the list.
+type domainMatcher struct {
+	exact, suffix map[string]bool // suffix holds ".x.com" for "*.x.com"
+}
+
+func newDomainMatcher(list []string) *domainMatcher {
+	m := &domainMatcher{exact: map[string]bool{}, suffix: map[string]bool{}}
+	for _, p := range list {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if strings.HasPrefix(p, "*.") {
+			m.suffix[p[1:]] = true
+		} else {
+			m.exact[p] = true
+		}
+	}
+	return m
+}
+
+// match is MatchesDomain against the compiled list (d: hostOf the string, not empty).
+func (m *domainMatcher) match(d string) bool {
+	if m.exact[d] {
+		return true
+	}
+	if len(m.suffix) == 0 {
+		return false
+	}
+	for i := 1; i < len(d); i++ {
+		if d[i] == '.' && m.suffix[d[i:]] {
+			return true
+		}
+	}
+	return false
+}
+
+// fileList is a rule-file list as rules see it: the CEL list, plus its items compiled
+// for matchesDomain (rule-file lists are fixed for the life of a RuleSet).
+type fileList struct {
+	traits.Lister
+	domains *domainMatcher
+}
+
+func newFileList(items []string) ref.Val {
+	return &fileList{Lister: strs(items).(traits.Lister), domains: newDomainMatcher(items)}
+}
+
 func matchesDomainVal(s string, l ref.Val) bool {
+	if fl, ok := l.(*fileList); ok {
+		d := hostOf(s)
+		return d != "" && fl.domains.match(d)
+	}
 	if ss, ok := l.Value().([]string); ok {
 		return MatchesDomain(s, ss)
 	}

@@ -504,7 +504,7 @@ func compile(srcs []source, opt Options) (*RuleSet, error) {
 		}
 		rs.lists[id] = lst
 		rs.listOrder = append(rs.listOrder, id)
-		rs.listVals[id] = strs(lst.Items)
+		rs.listVals[id] = newFileList(lst.Items)
 	}
 
 	// Indicators.
@@ -527,6 +527,7 @@ func compile(srcs []source, opt Options) (*RuleSet, error) {
 		}
 		r := &rule{ind: ind, prg: prg, order: len(rs.indOrder)}
 		feeds, ops := analyse(ast)
+		r.guards, r.exact = guards(ast)
 		ind.Operations = ops
 		r.feeds = intersectFeeds(d.Feeds, feeds)
 		if ops != nil && len(ops) == 0 || r.feeds != nil && len(r.feeds) == 0 {
@@ -684,6 +685,7 @@ func compile(srcs []source, opt Options) (*RuleSet, error) {
 				} else {
 					var feeds []string
 					feeds, ct.ops = analyse(ast)
+					ct.guards, ct.exact = guards(ast)
 					ct.feeds = intersectFeeds(td.Feeds, feeds)
 					if len(td.Indicators) == 0 && (ct.ops != nil && len(ct.ops) == 0 || ct.feeds != nil && len(ct.feeds) == 0) {
 						l.errf(ten, "when", "template %s: trigger %s can never fire: its feed or operation conditions contradict each other or its feeds", id, td.ID)

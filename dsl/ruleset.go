@@ -69,6 +69,10 @@ type rule struct {
 	prg   cel.Program
 	feeds []string // nil = all feeds
 	order int
+	// guards are conjuncts checked natively before prg runs; exact: the condition is
+	// their conjunction, so prg never needs to run (guard.go).
+	guards []guard
+	exact  bool
 
 	errors  atomic.Uint64
 	lastErr atomic.Pointer[string]
@@ -80,6 +84,8 @@ type compiledTrigger struct {
 	ops    []string    // operations the condition can be true for; nil = any
 	inds   []*rule
 	broken bool
+	guards []guard // as rule.guards, for the when condition
+	exact  bool
 }
 
 type templateRule struct {
@@ -235,17 +241,63 @@ func (rs *RuleSet) Match(in *Input) []string {
 	if len(cands.rules) == 0 {
 		return nil
 	}
-	a := rs.activation(in)
-	if cands.op != nil {
-		*a.view.slot(opField) = cands.op
+	return rs.match(in, cands, nil)
+}
+
+// MatchAppend is Match appending the ids to dst (which may be reused across events:
+// the ids are the rule set's own strings).
+func (rs *RuleSet) MatchAppend(dst []string, in *Input) []string {
+	if in == nil || in.Event == nil {
+		return dst
 	}
-	var out []string
+	cands := rs.candidates(in.Event.Feed, in.Event.Operation)
+	if len(cands.rules) == 0 {
+		return dst
+	}
+	return rs.match(in, cands, dst)
+}
+
+// MayTrigger reports whether a trigger of the template that is not a count trigger
+// can fire on an event of this feed and operation, judging by the trigger's feeds and
+// the operations its condition tests (MatchTriggers decides for a given event).
+func (rs *RuleSet) MayTrigger(templateID, feed, op string) bool {
+	tr, ok := rs.templates[templateID]
+	if !ok {
+		return false
+	}
+	for i := range tr.t.Triggers {
+		t := &tr.t.Triggers[i]
+		ct := tr.trig[i]
+		if len(t.Indicators) > 0 || ct.broken || (len(t.Feeds) > 0 && !slices.Contains(t.Feeds, feed)) ||
+			(ct.feeds != nil && !slices.Contains(ct.feeds, feed)) || (ct.ops != nil && !slices.Contains(ct.ops, op)) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// match evaluates the candidates and appends the ids of those that match to out.
+func (rs *RuleSet) match(in *Input, cands candidates, out []string) []string {
+	c := guardCtx{in: in, rs: rs}
+	var a *activation
+	act := func() *activation {
+		if a == nil {
+			a = rs.activation(in)
+			if cands.op != nil {
+				*a.view.slot(opField) = cands.op
+			}
+		}
+		return a
+	}
 	for _, r := range cands.rules {
-		if r.eval(a) {
+		if r.decide(&c, act) {
 			out = append(out, r.ind.ID)
 		}
 	}
-	release(a)
+	if a != nil {
+		release(a)
+	}
 	return out
 }
 
@@ -259,6 +311,16 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 		return nil
 	}
 	var a *activation
+	act := func() *activation {
+		if a == nil {
+			a = rs.activation(in)
+			if v, ok := rs.opVals[in.Event.Operation]; ok {
+				*a.view.slot(opField) = v
+			}
+		}
+		return a
+	}
+	c := guardCtx{in: in, rs: rs}
 	var out []*Trigger
 	for i := range tr.t.Triggers {
 		t := &tr.t.Triggers[i]
@@ -268,23 +330,16 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 			(ct.ops != nil && !slices.Contains(ct.ops, in.Event.Operation)) {
 			continue
 		}
-		if a == nil {
-			a = rs.activation(in)
-			defer release(a)
-			if v, ok := rs.opVals[in.Event.Operation]; ok {
-				*a.view.slot(opField) = v
-			}
-		}
 		if ct.prg != nil {
-			r := rule{prg: ct.prg}
-			if !r.eval(a) {
+			r := rule{prg: ct.prg, guards: ct.guards, exact: ct.exact}
+			if !r.decide(&c, act) {
 				continue
 			}
 		}
 		if len(ct.inds) > 0 {
 			hit := false
 			for _, r := range ct.inds {
-				if r.applies(in.Event) && r.eval(a) {
+				if r.applies(in.Event) && r.decide(&c, act) {
 					hit = true
 					break
 				}
@@ -294,6 +349,9 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 			}
 		}
 		out = append(out, t)
+	}
+	if a != nil {
+		release(a)
 	}
 	return out
 }

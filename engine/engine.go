@@ -41,6 +41,8 @@ const (
 	// in-scope user, for scores that depend on other users' activity (cumulative
 	// exfiltration against the organisation's distribution).
 	settleDelay = 2 * time.Second
+	// maxTrigOps bounds the operations per feed remembered by triggerTemplates.
+	maxTrigOps = 4096
 )
 
 // Engine evaluates committed events against the policies. All methods are safe for
@@ -72,17 +74,26 @@ type Engine struct {
 	ind    []string // interned indicator ids
 	indIx  map[string]uint16
 	trigBy map[string][]*dsl.Template // feed -> templates with a plain (non-count) trigger on it
-	counts []countTrigger             // count triggers of every template
+	// trigOp narrows trigBy by operation: feed -> operation -> the templates whose plain
+	// triggers can fire on it (dsl.RuleSet.MayTrigger), filled as operations appear.
+	trigOp map[string]map[string][]*dsl.Template
+	idBuf  []string       // Match's result, reused from event to event
+	counts []countTrigger // count triggers of every template
 	// profileFeeds are the feeds of rules that read the user's HR profile: a changed
 	// profile re-matches the user's stored events of these feeds.
 	profileFeeds map[string]bool
-	dlpSeen      map[string]bool // lower-cased DLP policy names seen
+	// profileFields are the user fields those rules read: a profile change that leaves
+	// them all equal cannot change a match, and re-matches nothing.
+	profileFields []string
+	dlpSeen       map[string]bool // lower-cased DLP policy names seen
 	// interned holds the strings shared by the index (see str).
 	interned map[string]string
 	gen      uint64
 	pctGen   uint64
 	pctMemo  map[pctKey]int
 	inScope  map[pairKey]bool
+
+	rematches int // users whose stored events a profile change made the engine re-match (tests)
 
 	pending  []store.Doc
 	dirty    chan struct{}
@@ -360,11 +371,19 @@ func (e *Engine) ensureBuilt() error {
 	e.interned = map[string]string{}
 	e.inScope = map[pairKey]bool{}
 	e.trigBy = map[string][]*dsl.Template{}
+	e.trigOp = map[string]map[string][]*dsl.Template{}
 	e.counts = nil
 	e.profileFeeds = map[string]bool{}
+	e.profileFields = nil
 	profileRule := func(when string, feeds []string) {
-		if !readsProfile(when) {
+		fields := profileFieldsOf(when)
+		if len(fields) == 0 {
 			return
+		}
+		for _, f := range fields {
+			if !slices.Contains(e.profileFields, f) {
+				e.profileFields = append(e.profileFields, f)
+			}
 		}
 		if len(feeds) == 0 {
 			feeds = event.Feeds
@@ -494,15 +513,16 @@ type countTrigger struct {
 // profileRef finds rules that read the user profile ("user.x", not "event.target_user.x").
 var profileRef = regexp.MustCompile(`(^|[^A-Za-z0-9_.])user\.([a-z_]+)`)
 
-// readsProfile reports whether a condition reads HR profile fields (user.priority and
-// user.priority_groups come from settings, which rebuild everything when they change).
-func readsProfile(when string) bool {
+// profileFieldsOf returns the HR profile fields a condition reads (user.x; user.priority
+// and user.priority_groups come from settings, which rebuild everything when they change).
+func profileFieldsOf(when string) []string {
+	var out []string
 	for _, m := range profileRef.FindAllStringSubmatch(when, -1) {
-		if m[2] != "priority" && m[2] != "priority_groups" {
-			return true
+		if m[2] != "priority" && m[2] != "priority_groups" && !slices.Contains(out, m[2]) {
+			out = append(out, m[2])
 		}
 	}
-	return false
+	return out
 }
 
 // rematchProfile reloads the user's profile; if it changed, it drops the user's matches
@@ -517,8 +537,12 @@ func (e *Engine) rematchProfile(u string) (bool, error) {
 	if !ok || (us.profile != nil && reflect.DeepEqual(*us.profile, p)) {
 		return false, nil
 	}
+	old := us.profile
 	us.profile = &p
-	if len(e.profileFeeds) == 0 {
+	// Matches were made with the old profile (none: the zero profile); when every field
+	// the rules read is the same (an HR review changes the rating, not the end date),
+	// they stand, and the user's stored events need not be read back.
+	if len(e.profileFeeds) == 0 || dsl.ProfileFieldsEqual(old, &p, e.profileFields) {
 		return false, nil
 	}
 	hits := us.hits[:0]
@@ -539,6 +563,7 @@ func (e *Engine) rematchProfile(u string) (bool, error) {
 		us.dlp = nil
 	}
 	us.recount()
+	e.rematches++
 	lists := e.settings.lists()
 	for f := range e.profileFeeds {
 		err := e.db.Events(store.Query{User: u, Feed: f}, func(ev *event.Event) error {
@@ -567,8 +592,9 @@ func (e *Engine) index(us *userState, ev *event.Event, lists map[string][]string
 	}
 	in := dsl.Input{Event: ev, User: us.profile, PriorityGroups: us.groups, Lists: lists}
 	t := ev.Time.UnixNano()
-	ids := e.rs.Match(&in)
-	for _, tmpl := range e.trigBy[ev.Feed] {
+	ids := e.rs.MatchAppend(e.idBuf[:0], &in)
+	e.idBuf = ids[:0]
+	for _, tmpl := range e.triggerTemplates(ev.Feed, ev.Operation) {
 		for _, tr := range e.rs.MatchTriggers(tmpl.ID, &in) {
 			if len(tr.Indicators) == 0 {
 				us.trig = append(us.trig, trigHit{t: triggerTime(ev).UnixNano(), tmpl: tmpl.ID, name: tr.Name, id: strings.Clone(ev.ID), feed: e.str(ev.Feed)})
@@ -632,6 +658,30 @@ func (e *Engine) index(us *userState, ev *event.Event, lists map[string][]string
 	}
 	h.unallowed = unallowedDomain(ev, s)
 	us.add(h)
+}
+
+// triggerTemplates returns the templates with a plain trigger that can fire on an event
+// of this feed and operation: most events (file access, browsing, mail) have none, and
+// skip MatchTriggers altogether.
+func (e *Engine) triggerTemplates(feed, op string) []*dsl.Template {
+	byOp := e.trigOp[feed]
+	if ts, ok := byOp[op]; ok {
+		return ts
+	}
+	if byOp == nil {
+		byOp = map[string][]*dsl.Template{}
+		e.trigOp[strings.Clone(feed)] = byOp
+	}
+	ts := []*dsl.Template{}
+	for _, t := range e.trigBy[feed] {
+		if e.rs.MayTrigger(t.ID, feed, op) {
+			ts = append(ts, t)
+		}
+	}
+	if len(byOp) < maxTrigOps { // operation names come from the data: bound the cache
+		byOp[strings.Clone(op)] = ts
+	}
+	return ts
 }
 
 // triggerTime is when a triggering event happened: for HR records the date they
@@ -731,8 +781,12 @@ func (e *Engine) audit(actor, category, activity, target string, before, after a
 
 // SetSnapshot makes the engine mirror every alert change into a JSON file at path, so
 // that `irm alerts` can read alerts while another process holds the database.
+// It writes the snapshot at once, so that a serve with no alerts yet still has one.
 func (e *Engine) SetSnapshot(path string) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.snapshot = path
-	e.mu.Unlock()
+	if err := e.writeSnapshot(); err != nil {
+		e.log.Error("alert snapshot", "err", err)
+	}
 }

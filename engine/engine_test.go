@@ -451,3 +451,46 @@ func TestNewUserWithHRInSameBatch(t *testing.T) {
 		t.Errorf("counted %d copies, want 12 (each event once)", a.Insights[0].Count)
 	}
 }
+
+// TestProfileChangeRematchesOnlyWhatRulesRead: a late resignation gives the user an end
+// date, which physical_access_after_termination reads, so the stored badge swipes are
+// matched again and score; a later performance review changes only the rating, which no
+// rule reads, so nothing is read back and the matches stand.
+func TestProfileChangeRematchesOnlyWhatRulesRead(t *testing.T) {
+	e, db := newTestEngine(t)
+	mustPolicies(t, e, `
+[[policy]]
+name = "Departing security"
+template = "security_violations_departing"
+users = ["*"]
+`)
+	u := "dee@contoso.com"
+	var swipes []event.Event
+	for d := 20; d < 23; d++ {
+		swipes = append(swipes, ev(u, "PhysicalAccess", at(d, 9), func(e *event.Event) { e.Feed = event.FeedBadging; e.Workload = "" }))
+	}
+	commit(t, e, db, swipes)
+	commit(t, e, db, []event.Event{ev(u, "FileAccessed", at(20, 10))}) // the user exists before the HR records
+	if n := len(e.users[u].hits); n != 0 {
+		t.Fatalf("%d hits before any end date", n)
+	}
+	commit(t, e, db, []event.Event{resignation(u, at(10, 0), at(15, 0))})
+	if n := len(e.users[u].hits); n != 3 || e.rematches != 1 {
+		t.Fatalf("after the resignation: %d hits, %d re-matches; want 3, 1", n, e.rematches)
+	}
+	before := onlyAlert(t, e, u, "Departing security")
+	evSeq++
+	review := event.Event{ID: "hr-review-" + itoa(evSeq), Feed: event.FeedHR, Time: at(25, 0), User: u,
+		Operation: event.HRPerformanceReview, Raw: []byte(`{}`),
+		HR: &event.HR{Scenario: event.HRPerformanceReview, EffectiveDate: at(25, 0), Rating: "4"}}
+	commit(t, e, db, []event.Event{review})
+	if e.users[u].profile.LatestRating != "4" {
+		t.Errorf("profile not updated: %+v", e.users[u].profile)
+	}
+	if n := len(e.users[u].hits); n != 3 || e.rematches != 1 {
+		t.Errorf("after the review: %d hits, %d re-matches; want 3, 1", n, e.rematches)
+	}
+	if after := onlyAlert(t, e, u, "Departing security"); after.Score != before.Score || len(after.Insights) != len(before.Insights) {
+		t.Errorf("alert changed: %+v -> %+v", before, after)
+	}
+}
