@@ -50,7 +50,7 @@ func runIngest(args []string) error {
 	if *quiet {
 		log = quietLogger()
 	}
-	limitMemory(memoryLimit)
+	ingest.TuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

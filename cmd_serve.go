@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -42,24 +41,10 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	limitMemory(memoryLimit)
+	ingest.TuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, cliLogger())
-}
-
-// limitMemory sets a soft limit on the Go heap unless GOMEMLIMIT says otherwise. The
-// appliance's budget is 512 MiB of RSS, of which Badger's memory-mapped value log and
-// tables take up to about 250 MiB during a bulk ingest (file pages, outside the Go heap).
-// Measured on 200,000 records with `irm ingest -once`: no limit peaked at 315-410 MiB,
-// 384 MiB at about 307 MiB with the same wall time, 256 MiB at 273 MiB but 20-40% slower
-// (the GC then runs often enough to stall the parse and commit goroutines).
-const memoryLimit = 384 << 20
-
-func limitMemory(bytes int64) {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(bytes)
-	}
 }
 
 // cliLogger is the logger of every long-running command: text lines on stderr.

@@ -23,6 +23,7 @@ import (
 //	go test -run '^$' -bench IngestAudit -benchtime 3x ./ingest/
 func BenchmarkIngestAudit(b *testing.B) {
 	const records, files = 200000, 10
+	TuneRuntime() // the settings of irm serve and irm ingest
 	var total, cpu time.Duration
 	for it := 0; it < b.N; it++ {
 		b.StopTimer()
