@@ -23,15 +23,10 @@ func runPolicy(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return &exitError{2, "irm policy: want a sub-command: import FILE.toml | export | list"}
-	}
-	sub, rest := rest[0], rest[1:]
-	if err := fs.Parse(rest); err != nil {
+	sub, rest, err := subcommand(fs, "policy", "import FILE.toml | export | list")
+	if err != nil {
 		return err
 	}
-	rest = fs.Args()
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err

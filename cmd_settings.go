@@ -21,16 +21,10 @@ func runSettings(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return &exitError{2, "irm settings: want a sub-command: import FILE.toml | export"}
-	}
-	sub, rest := rest[0], rest[1:]
-	// Accept -config after the sub-command too: irm settings import -config F FILE.
-	if err := fs.Parse(rest); err != nil {
+	sub, rest, err := subcommand(fs, "settings", "import FILE.toml | export")
+	if err != nil {
 		return err
 	}
-	rest = fs.Args()
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err

@@ -103,6 +103,21 @@ func newFlags(c string) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
+// subcommand takes the sub-command after the flags already parsed into fs, then parses
+// flags again after it, so that both "irm policy -config F import X" and
+// "irm policy import -config F X" work. It returns the sub-command and its arguments.
+func subcommand(fs *flag.FlagSet, name, usage string) (string, []string, error) {
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return "", nil, &exitError{2, fmt.Sprintf("irm %s: want a sub-command: %s", name, usage)}
+	}
+	sub := rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		return "", nil, err
+	}
+	return sub, fs.Args(), nil
+}
+
 // loadConfig loads the config named by the -config flag or IRM_CONFIG.
 func loadConfig(flagValue string) (*config.Config, error) {
 	return config.Load(config.FromEnv(flagValue))
