@@ -178,7 +178,7 @@ func decode(c *Config, text, name string) (toml.MetaData, error) {
 			}
 			reported[k.String()] = true
 			where := ""
-			if line := keyLine(text, k); line > 0 {
+			if line := KeyLine(text, k); line > 0 {
 				where = fmt.Sprintf(" line %d", line)
 			}
 			msgs = append(msgs, fmt.Sprintf("config %s%s: unknown key %q", name, where, k.String()))
@@ -190,9 +190,10 @@ func decode(c *Config, text, name string) (toml.MetaData, error) {
 	return md, nil
 }
 
-// keyLine finds the line where a dotted key is defined, since toml.MetaData does not
-// keep positions. It tracks [table] headers and matches "key =" lines; 0 if not found.
-func keyLine(text string, key toml.Key) int {
+// KeyLine finds the line defining a dotted key, since toml.MetaData keeps no positions:
+// it tracks [table] and [[array]] headers and inline tables, and matches "key =" lines.
+// 0 if not found. config and the engine's settings and policy files share it.
+func KeyLine(text string, key toml.Key) int {
 	want := key.String()
 	table := ""
 	for i, line := range strings.Split(text, "\n") {
@@ -201,14 +202,13 @@ func keyLine(text string, key toml.Key) int {
 			continue
 		}
 		if line[0] == '[' {
-			h := strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t")
-			table = h
-			if h == want {
+			table = strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t")
+			if table == want {
 				return i + 1
 			}
 			continue
 		}
-		name, _, ok := strings.Cut(line, "=")
+		name, rest, ok := strings.Cut(line, "=")
 		if !ok {
 			continue
 		}
@@ -218,6 +218,13 @@ func keyLine(text string, key toml.Key) int {
 		}
 		if full == want {
 			return i + 1
+		}
+		// Inline table: key = { a = 1, b = 2 } defines full.a and full.b on this line.
+		if strings.HasPrefix(want, full+".") && strings.Contains(rest, "{") {
+			leaf := want[strings.LastIndex(want, ".")+1:]
+			if strings.Contains(rest, leaf) {
+				return i + 1
+			}
 		}
 	}
 	return 0

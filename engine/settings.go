@@ -9,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"irm/config"
 	"irm/dsl"
 )
 
@@ -278,46 +279,7 @@ func decodeStrict(name string, data []byte, v any) error {
 	}
 	var errs []error
 	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s line %d: unknown key %q", name, keyLine(string(data), k), k.String()))
+		errs = append(errs, fmt.Errorf("%s line %d: unknown key %q", name, config.KeyLine(string(data), k), k.String()))
 	}
 	return errors.Join(errs...)
-}
-
-// keyLine finds the line defining a dotted key, since toml.MetaData keeps no positions:
-// it tracks [table] and [[array]] headers and inline tables, and matches "key =" lines.
-func keyLine(text string, key toml.Key) int {
-	want := key.String()
-	table := ""
-	for i, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if line[0] == '[' {
-			table = strings.Trim(strings.SplitN(line, "#", 2)[0], "[] \t")
-			if table == want {
-				return i + 1
-			}
-			continue
-		}
-		name, rest, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		full := strings.Trim(strings.TrimSpace(name), `"'`)
-		if table != "" {
-			full = table + "." + full
-		}
-		if full == want {
-			return i + 1
-		}
-		// Inline table: key = { a = 1, b = 2 } defines full.a and full.b on this line.
-		if strings.HasPrefix(want, full+".") && strings.Contains(rest, "{") {
-			leaf := want[strings.LastIndex(want, ".")+1:]
-			if strings.Contains(rest, leaf) {
-				return i + 1
-			}
-		}
-	}
-	return 0
 }
