@@ -61,6 +61,12 @@ type Insight struct {
 	Points        int      `json:"points"`
 	Detail        string   `json:"detail,omitempty"`
 	EventIDs      []string `json:"event_ids"`
+	// Scored: the insight is in the week that gives the alert its score (docs/engine.md
+	// "Scoring"); the others are shown for context.
+	Scored bool `json:"scored"`
+
+	day    int32 // Day as a day number, while scoring
+	shared bool  // its level came from other users' statistics (see evaluation)
 }
 
 // TriggerRef is a triggering event that put the user in scope.
@@ -80,32 +86,16 @@ type AlertNote struct {
 
 func (a *Alert) active() bool { return a.Status == StatusNeedsReview || a.Status == StatusConfirmed }
 
-// lastDay is the last insight day the alert covers (days since the epoch).
-func (a *Alert) lastDay() int32 {
-	var d int32
-	for _, in := range a.Insights {
-		if t, err := time.Parse("2006-01-02", in.Day); err == nil {
-			d = max(d, int32(t.Unix()/86400))
-		}
-	}
-	return d
-}
-
-func insightDay(in *Insight) int32 {
-	t, err := time.Parse("2006-01-02", in.Day)
-	if err != nil {
-		return 0
-	}
-	return int32(t.Unix() / 86400)
-}
-
 func alertID(user, policy string, n int) string {
 	sum := sha256.Sum256([]byte(user + "\x00" + policy + "\x00" + fmt.Sprint(n)))
 	return "A" + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
 
 // evaluateUsers scores each user against every enabled policy and updates alerts.
-func (e *Engine) evaluateUsers(users []string) {
+// hold is nil in a settle pass; otherwise it names the users whose evaluation may not
+// raise a new alert now (Engine.process), and for everyone a new alert needs enough
+// evidence that does not depend on other users' statistics (see evaluation).
+func (e *Engine) evaluateUsers(users []string, hold map[string]bool) {
 	names := make([]string, 0, len(e.policies))
 	for n, p := range e.policies {
 		if p.Enabled {
@@ -113,41 +103,53 @@ func (e *Engine) evaluateUsers(users []string) {
 		}
 	}
 	sort.Strings(names)
+	sc := e.scorer()
 	for _, u := range users {
-		us := e.users[u]
-		if us == nil {
+		ux := e.users[u]
+		if ux == nil {
 			continue
 		}
+		up := sc.pass(ux)
 		for _, n := range names {
 			p := e.policies[n]
 			tmpl := e.rs.Template(p.Template)
 			if tmpl == nil {
 				continue
 			}
-			ev := e.evaluate(us, p, tmpl)
+			ev := up.evaluate(p, tmpl)
 			k := pairKey{u, n}
 			if ev == nil {
 				delete(e.inScope, k)
 				continue
 			}
 			e.inScope[k] = true
-			e.apply(k, p, ev)
+			e.apply(k, p, ev, hold != nil && (hold[u] || ev.scopeShared || !ownEvidence(ev, e.cutoff())))
 		}
 	}
 }
 
 // apply folds an evaluation into the pair's active alert, or raises one when the score
-// reaches the alert volume's cut-off. An alert keeps every insight it has shown, with
-// the highest points seen, so its score and severity never fall; insights on days an
-// earlier, closed alert already covered do not count again.
-func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation) {
-	closed, hasClosed := e.closedThrough[k]
+// reaches the alert volume's cut-off. The active alert always shows the latest
+// evaluation's insights and score, but its severity never falls: when late events
+// lower the score the alert keeps its severity and its history says so. Insights that a
+// closed alert of the pair already showed (same day, no higher level) do not count
+// again. holdNew: do not raise a new alert now (it depends on statistics a settle pass
+// is about to refresh).
+func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation, holdNew bool) {
+	covered := e.covered[k]
 	var fresh []Insight
 	for _, in := range ev.insights {
-		if in.Points <= 0 || (hasClosed && insightDay(&in) <= closed) {
+		if in.Points <= 0 {
+			continue
+		}
+		if r, ok := covered[in.Kind+"/"+in.ID+"/"+in.Day]; ok && levelRank(in.Level) <= r {
 			continue
 		}
 		fresh = append(fresh, in)
+	}
+	score := ev.score
+	if len(fresh) != len(ev.insights) {
+		score = scoreWindows(fresh)
 	}
 	now := e.now()
 	if id, ok := e.active[k]; ok {
@@ -155,7 +157,6 @@ func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation) {
 			return // nothing scores any more (e.g. raised thresholds): the alert stands as it was
 		}
 		a := e.alerts[id]
-		score := CombineScore(fresh)
 		if score == a.Score && reflect.DeepEqual(fresh, a.Insights) && reflect.DeepEqual(ev.triggers, a.Triggers) {
 			return
 		}
@@ -180,15 +181,7 @@ func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation) {
 		e.saveAlert(a)
 		return
 	}
-	if len(fresh) == 0 {
-		return
-	}
-	score := CombineScore(fresh)
-	cut, ok := AlertCutoff[e.settings.AlertVolume]
-	if !ok {
-		cut = AlertCutoff[VolumeDefault]
-	}
-	if score < cut {
+	if len(fresh) == 0 || holdNew || score < e.cutoff() {
 		return
 	}
 	n := e.alertCount[k]
@@ -199,12 +192,34 @@ func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation) {
 	}
 	a.RiskFactors, a.EventIDs = summarize(fresh)
 	a.History = []AlertNote{{Time: now, Actor: "engine", Action: fmt.Sprintf("created: score %d, %s", score, a.Severity)}}
+
 	e.alertCount[k] = n + 1
 	e.alerts[a.ID] = a
 	e.active[k] = a.ID
 	e.saveAlert(a)
 	e.audit("engine", "alerts", "alert created", a.ID, nil, map[string]any{"user": a.User, "policy": a.Policy, "severity": a.Severity, "score": a.Score, "risk_factors": a.RiskFactors}, "")
 	e.log.Info("alert", "id", a.ID, "user", a.User, "policy", a.Policy, "severity", a.Severity, "score", a.Score)
+}
+
+// cutoff is the score a new alert needs at the current alert volume.
+func (e *Engine) cutoff() int {
+	if cut, ok := AlertCutoff[e.settings.AlertVolume]; ok {
+		return cut
+	}
+	return AlertCutoff[VolumeDefault]
+}
+
+// ownEvidence reports whether the insights that depend only on the user's own history
+// reach the cut-off by themselves: then the alert stands whatever a settle pass does to
+// the others, and it can be raised at once.
+func ownEvidence(ev *evaluation, cut int) bool {
+	var own []Insight
+	for _, in := range ev.insights {
+		if !in.shared {
+			own = append(own, in)
+		}
+	}
+	return scoreWindows(own) >= cut
 }
 
 // summarize derives the risk factors and the event ids from the insights.
@@ -368,9 +383,7 @@ func (e *Engine) setAlertStatus(actor, id, status, comment string) error {
 		if e.active[k] == id {
 			delete(e.active, k)
 		}
-		if d := a.lastDay(); d > e.closedThrough[k] {
-			e.closedThrough[k] = d
-		}
+		e.cover(k, a)
 	}
 	e.saveAlert(a)
 	e.syncNext = true

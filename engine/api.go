@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func (e *Engine) UpdateSettings(actor string, s Settings) error {
 		if err := e.ensureBuilt(); err != nil {
 			return err
 		}
+		e.evaluateUsers(e.allUsers(), nil)
 		return e.flushDocs()
 	}
 	return nil
@@ -128,8 +130,9 @@ func (e *Engine) SavePolicy(actor string, p Policy) error {
 	}
 	e.audit(actor, "policies", activity, p.Name, before, p, "")
 	if e.built {
-		e.gen++
-		e.evaluateUsers(e.allUsers())
+		// The policy's exfiltration selection may be new to cumulative detection.
+		e.settle()
+		e.evaluateUsers(e.allUsers(), nil)
 		return e.flushDocs()
 	}
 	return nil
@@ -156,9 +159,10 @@ func (e *Engine) DeletePolicy(actor, name string) error {
 	return nil
 }
 
-// StartScoring puts users in scope of every policy that covers them for days (5-30)
-// from now, plus the past activity window, without a triggering event.
-func (e *Engine) StartScoring(actor string, users []string, days int, reason string) error {
+// StartScoring puts users in scope of the chosen policies for days (5-30) from now,
+// plus the past activity window, without a triggering event. Every user and policy is
+// checked before anything is stored: it saves all or nothing.
+func (e *Engine) StartScoring(actor string, users, policies []string, days int, reason string) error {
 	if days < 5 || days > 30 {
 		return fmt.Errorf("start scoring: days must be 5-30, not %d", days)
 	}
@@ -168,40 +172,69 @@ func (e *Engine) StartScoring(actor string, users []string, days int, reason str
 	if len(users) == 0 {
 		return errors.New("start scoring: no users")
 	}
+	if len(policies) == 0 {
+		return errors.New("start scoring: choose at least one policy")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.now()
-	var docs []store.Doc
+	var pols []string
+	for _, name := range policies {
+		if _, ok := e.policies[name]; !ok {
+			return fmt.Errorf("start scoring: policy %q not found", name)
+		}
+		if !slices.Contains(pols, name) {
+			pols = append(pols, name)
+		}
+	}
+	sort.Strings(pols)
 	var norm []string
 	for _, u := range users {
 		u = strings.ToLower(strings.TrimSpace(u))
 		if !strings.Contains(u, "@") {
 			return fmt.Errorf("start scoring: %q is not a UPN", u)
 		}
-		norm = append(norm, u)
-		e.manual[u] = append(e.manual[u], ManualScope{Start: now, End: now.Add(time.Duration(days) * 24 * time.Hour), Reason: reason, Actor: actor})
-		val, err := json.Marshal(e.manual[u])
+		if !slices.Contains(norm, u) {
+			norm = append(norm, u)
+		}
+	}
+	now := e.now()
+	var docs []store.Doc
+	next := map[string][]ManualScope{}
+	for _, u := range norm {
+		ms := append(slices.Clone(e.manual[u]), ManualScope{Start: now, End: now.Add(time.Duration(days) * 24 * time.Hour),
+			Reason: reason, Actor: actor, Policies: pols})
+		val, err := json.Marshal(ms)
 		if err != nil {
 			return err
 		}
+		next[u] = ms
 		docs = append(docs, store.Doc{Key: "eng/manual/" + u, Value: val})
 	}
 	if err := e.db.PutDocs(docs); err != nil {
 		return err
 	}
-	e.audit(actor, "policies", "scoring started", strings.Join(norm, ","), nil, map[string]any{"users": norm, "days": days}, reason)
+	for u, ms := range next {
+		e.manual[u] = ms
+	}
+	e.audit(actor, "policies", "scoring started", strings.Join(norm, ","), nil, map[string]any{"users": norm, "policies": pols, "days": days}, reason)
 	if e.built {
-		e.gen++
 		var present []string
 		for _, u := range norm {
 			if e.users[u] != nil {
 				present = append(present, u)
 			}
 		}
-		e.evaluateUsers(present)
+		e.evaluateUsers(present, nil)
 		return e.flushDocs()
 	}
 	return nil
+}
+
+// ManualScopes returns the administrators' "start scoring" periods of a user.
+func (e *Engine) ManualScopes(user string) []ManualScope {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.manual[strings.ToLower(user)])
 }
 
 // Pseudonym is the stable pseudonym shown for a user when pseudonymisation is on,

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -41,6 +42,9 @@ const (
 	// in-scope user, for scores that depend on other users' activity (cumulative
 	// exfiltration against the organisation's distribution).
 	settleDelay = 2 * time.Second
+	// maxSettleDelay bounds how long a steady stream of batches can put the settle pass
+	// off: held-back alerts and shared statistics are at most this late.
+	maxSettleDelay = 30 * time.Second
 	// maxTrigOps bounds the operations per feed remembered by triggerTemplates.
 	maxTrigOps = 4096
 )
@@ -59,26 +63,26 @@ type Engine struct {
 	policies map[string]*Policy
 	alerts   map[string]*Alert
 	active   map[pairKey]string // (user, policy) -> id of the active alert
-	// closedThrough: insights on or before this day are covered by a closed
-	// (dismissed/resolved) alert of the pair and do not raise a new one.
-	closedThrough map[pairKey]int32
-	alertCount    map[pairKey]int
-	cases         map[string]*Case
-	manual        map[string][]ManualScope
-	pseudoKey     []byte
+	// covered: the insights (kind/id/day -> level rank) that closed (dismissed or
+	// resolved) alerts of the pair showed; they do not raise a new alert again.
+	covered    map[pairKey]map[string]int
+	alertCount map[pairKey]int
+	cases      map[string]*Case
+	manual     map[string][]ManualScope
+	pseudoKey  []byte
 
 	// Derived state, rebuilt from the store.
 	built  bool
 	rs     *dsl.RuleSet
-	users  map[string]*userState
-	ind    []string // interned indicator ids
-	indIx  map[string]uint16
+	users  map[string]*userIndex
+	indIx  map[string]uint16 // indicator id -> index in rs.Indicators()
+	tmplIx map[*dsl.Template]uint16
 	trigBy map[string][]*dsl.Template // feed -> templates with a plain (non-count) trigger on it
 	// trigOp narrows trigBy by operation: feed -> operation -> the templates whose plain
 	// triggers can fire on it (dsl.RuleSet.MayTrigger), filled as operations appear.
 	trigOp map[string]map[string][]*dsl.Template
 	idBuf  []string       // Match's result, reused from event to event
-	counts []countTrigger // count triggers of every template
+	counts []countTrigger // count triggers of every template; bit i of hit.ct
 	// profileFeeds are the feeds of rules that read the user's HR profile: a changed
 	// profile re-matches the user's stored events of these feeds.
 	profileFeeds map[string]bool
@@ -86,12 +90,12 @@ type Engine struct {
 	// them all equal cannot change a match, and re-matches nothing.
 	profileFields []string
 	dlpSeen       map[string]bool // lower-cased DLP policy names seen
-	// interned holds the strings shared by the index (see str).
-	interned map[string]string
-	gen      uint64
-	pctGen   uint64
-	pctMemo  map[pctKey]int
-	inScope  map[pairKey]bool
+	files         *strtab         // lower-case file names of hits
+	contents      *contentTab     // priority-content attributes of hits
+	dlpSets       *strtab         // the policy names of DLP matches
+	groups        *groupStats     // department and organisation statistics of the last settle pass
+	loc           *time.Location  // the organisation's time zone: days are its dates
+	inScope       map[pairKey]bool
 
 	rematches int // users whose stored events a profile change made the engine re-match (tests)
 
@@ -109,6 +113,13 @@ type ManualScope struct {
 	End    time.Time `json:"end"`
 	Reason string    `json:"reason"`
 	Actor  string    `json:"actor"`
+	// Policies are the policies the user is scored by (names); empty in scopes stored
+	// before policies could be chosen, which then apply to every policy.
+	Policies []string `json:"policies,omitempty"`
+}
+
+func (m *ManualScope) covers(policy string) bool {
+	return len(m.Policies) == 0 || slices.Contains(m.Policies, policy)
 }
 
 // New loads settings, policies, alerts and cases from db. The per-user index is built
@@ -120,7 +131,7 @@ func New(db *store.DB, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger
 	e := &Engine{
 		db: db, rules: rules, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
 		settings: DefaultSettings(), policies: map[string]*Policy{}, alerts: map[string]*Alert{},
-		active: map[pairKey]string{}, closedThrough: map[pairKey]int32{}, alertCount: map[pairKey]int{},
+		active: map[pairKey]string{}, covered: map[pairKey]map[string]int{}, alertCount: map[pairKey]int{},
 		cases: map[string]*Case{}, manual: map[string][]ManualScope{}, dirty: make(chan struct{}, 1),
 	}
 	if val, ok, err := db.Settings(); err != nil {
@@ -199,8 +210,22 @@ func (e *Engine) indexAlert(a *Alert) {
 	e.alertCount[k]++
 	if a.active() {
 		e.active[k] = a.ID
-	} else if d := a.lastDay(); d > e.closedThrough[k] {
-		e.closedThrough[k] = d
+	} else {
+		e.cover(k, a)
+	}
+}
+
+// cover records the insights of a closed alert: the same evidence does not raise the
+// pair's next alert, new evidence (a later day, a higher level) does.
+func (e *Engine) cover(k pairKey, a *Alert) {
+	m := e.covered[k]
+	if m == nil {
+		m = map[string]int{}
+		e.covered[k] = m
+	}
+	for _, in := range a.Insights {
+		ik := in.Kind + "/" + in.ID + "/" + in.Day
+		m[ik] = max(m[ik], levelRank(in.Level))
 	}
 }
 
@@ -219,9 +244,11 @@ func (e *Engine) poke() {
 	}
 }
 
-// Run re-evaluates every in-scope user a short while after activity stops and after a
-// rule reload, until ctx is done. Scores that depend only on the user's own events are
-// final after Process; this pass settles those that depend on other users' activity.
+// Run settles a short while after activity stops, after a rule reload, and at least
+// every maxSettleDelay while batches keep coming, until ctx is done. Scores that depend
+// only on the user's own complete history are final after Process; the settle pass
+// (Flush) refreshes the statistics shared by everyone and raises the alerts Process
+// held back.
 func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
@@ -229,35 +256,43 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.dirty:
 		}
-		t := time.NewTimer(settleDelay)
+		quiet := time.NewTimer(settleDelay)
+		deadline := time.NewTimer(maxSettleDelay)
 	wait:
 		for {
 			select {
 			case <-ctx.Done():
-				t.Stop()
+				quiet.Stop()
+				deadline.Stop()
 				return nil
 			case <-e.dirty:
-				t.Reset(settleDelay)
-			case <-t.C:
+				quiet.Reset(settleDelay)
+			case <-quiet.C:
+				break wait
+			case <-deadline.C:
 				break wait
 			}
 		}
+		quiet.Stop()
+		deadline.Stop()
 		if err := e.Flush(); err != nil {
 			e.log.Error("engine settle", "err", err)
 		}
 	}
 }
 
-// Flush re-evaluates every user against every policy and writes the alerts: call it
-// after a bulk ingest (irm ingest -once) so that the final alerts reflect the whole data.
+// Flush settles the statistics every user shares (department and organisation
+// baselines, cumulative exfiltration norms), re-evaluates every user against every
+// policy and writes the alerts: call it after a bulk ingest (irm ingest -once) so that
+// the final alerts reflect the whole data.
 func (e *Engine) Flush() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.ensureBuilt(); err != nil {
 		return err
 	}
-	e.gen++
-	e.evaluateUsers(e.allUsers())
+	e.settle()
+	e.evaluateUsers(e.allUsers(), nil)
 	return e.flushDocs()
 }
 
@@ -269,6 +304,7 @@ func (e *Engine) Rebuild() error {
 	if err := e.ensureBuilt(); err != nil {
 		return err
 	}
+	e.evaluateUsers(e.allUsers(), nil)
 	return e.flushDocs()
 }
 
@@ -292,14 +328,25 @@ func (e *Engine) process(added []event.Event) error {
 		return err
 	}
 	if !wasBuilt {
-		// The rebuild read the batch from the store and evaluated everyone.
+		// The rebuild read the batch from the store.
+		e.evaluateUsers(e.allUsers(), nil)
 		return e.flushDocs()
 	}
-	e.gen++
 	profiles := map[string]bool{}
 	for i := range added {
 		if ev := &added[i]; ev.Feed == event.FeedHR || ev.HR != nil || ev.Operation == "Delete user." {
 			profiles[ev.User] = true
+		}
+	}
+	// A user whose batch brings an event from before a day already evaluated (a late
+	// file, a backfill in any order) is evaluated on incomplete history: until a settle
+	// pass sees it all, such an evaluation updates alerts but raises none. In time order
+	// each evaluation sees a complete past, and what it alerts on stays true.
+	hold := map[string]bool{}
+	for i := range added {
+		ev := &added[i]
+		if ux := e.users[ev.User]; ux != nil && ux.newest != 0 && e.dayOf(ev.Time) < dayOf(e.dayStart(ux.newest)) {
+			hold[ev.User] = true
 		}
 	}
 	touched := map[string]bool{}
@@ -328,10 +375,14 @@ func (e *Engine) process(added []event.Event) error {
 	for i := range added {
 		ev := &added[i]
 		if ev.User == "" || rebuilt[ev.User] || (rematched[ev.User] && e.profileFeeds[ev.Feed]) {
+			if ux := e.users[ev.User]; ev.User != "" && rematched[ev.User] {
+				ux.active.set(e.dayOf(ev.Time))
+				ux.newest = max(ux.newest, ev.Time.UnixNano())
+			}
 			continue // already read back from the store by rematchProfile
 		}
-		us := e.user(ev.User)
-		e.index(us, ev, lists)
+		ux := e.user(ev.User)
+		e.index(ux, ev, lists)
 		touched[ev.User] = true
 	}
 	users := make([]string, 0, len(touched))
@@ -340,7 +391,7 @@ func (e *Engine) process(added []event.Event) error {
 		users = append(users, u)
 	}
 	sort.Strings(users)
-	e.evaluateUsers(users)
+	e.evaluateUsers(users, hold)
 	return e.flushDocs()
 }
 
@@ -353,7 +404,130 @@ func (e *Engine) allUsers() []string {
 	return out
 }
 
-// ensureBuilt builds the per-user index if it is missing or the rule set changed.
+// dayOf is the day number of t in the organisation's time zone: the number of days
+// from 1970-01-01 to t's local date.
+func (e *Engine) dayOf(t time.Time) int32 {
+	if e.loc != nil && e.loc != time.UTC {
+		y, m, d := t.In(e.loc).Date()
+		t = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	return dayOf(t.UnixNano())
+}
+
+// dayStart maps a time to the start of its day in the organisation's zone, expressed
+// as a UTC time of the same date (so that dayOf of the result is the local day).
+func (e *Engine) dayStart(t int64) int64 {
+	return int64(e.dayOf(time.Unix(0, t))) * dayNanos
+}
+
+func dayOf(t int64) int32 {
+	if t < 0 {
+		return int32((t - dayNanos + 1) / dayNanos)
+	}
+	return int32(t / dayNanos)
+}
+
+func dayString(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format("2006-01-02") }
+
+// scorer returns the view of the engine that scoring reads (score.go).
+func (e *Engine) scorer() *scorer {
+	inds := e.rs.Indicators()
+	return &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
+		files: e.files, contents: e.contents, dlpSets: e.dlpSets, groups: e.groups, manual: e.manual,
+		confirmed: e.confirmedViolation, dayName: dayString}
+}
+
+// settle recomputes the statistics that depend on every user: the department and
+// organisation daily counts behind group baselines, and the cumulative exfiltration
+// norms of every exfiltration indicator set the enabled policies use.
+func (e *Engine) settle() {
+	start := time.Now()
+	g := newGroupStats()
+	sc := e.scorer()
+	first, last := int32(math.MaxInt32), int32(math.MinInt32)
+	for _, ux := range e.users {
+		if d, ok := ux.active.first(); ok {
+			first = min(first, d)
+			last = max(last, ux.active.base+int32(len(ux.active.words))*64-1)
+		}
+	}
+	if first > last {
+		e.groups = g
+		return
+	}
+	// Only the most recent days can be in anyone's scope or baseline.
+	first = max(first, last-settleDays)
+	sets := map[string]exfilSet{}
+	for _, p := range e.policies {
+		if tmpl := e.rs.Template(p.Template); p.Enabled && p.Cumulative && tmpl != nil {
+			set := sc.exfilSetOf(sc.indicatorSet(p, tmpl))
+			if len(set.has) > 0 {
+				sets[set.key] = set
+			}
+		}
+	}
+	type pop struct {
+		group uint16
+		day   int32
+	}
+	sums := map[pctKey][]int{} // nonzero 30-day totals
+	popN := map[pop]int{}      // users active in the 30 days to the day
+	for _, u := range e.allUsers() {
+		ux := e.users[u]
+		up := sc.pass(ux)
+		g.addUser(ux, up.table(nil), first, last)
+		groups := []uint16{0}
+		if d := ux.department(); d != "" {
+			groups = append(groups, g.groupOf(d))
+		}
+		for d := first; d <= last; d++ {
+			if ux.active.count(d-29, d) > 0 {
+				for _, gr := range groups {
+					popN[pop{gr, d}]++
+				}
+			}
+		}
+		for _, set := range sets {
+			perDay := up.exfilDays(set, nil)
+			if len(perDay) == 0 {
+				continue
+			}
+			for d := first; d <= last; d++ {
+				if n := sum30(perDay, d); n > 0 {
+					for _, gr := range groups {
+						k := pctKey{set.key, gr, d}
+						sums[k] = append(sums[k], n)
+					}
+				}
+			}
+		}
+	}
+	for _, set := range sets {
+		for pk, n := range popN {
+			if n < 5 {
+				continue // too small to have a norm
+			}
+			xs := sums[pctKey{set.key, pk.group, pk.day}]
+			slices.Sort(xs)
+			// Nearest rank over the population; the users without exfiltration are zeros.
+			r := int(math.Ceil(float64(e.settings.CumulativePercentile)/100*float64(n))) - 1
+			v := 0
+			if zeros := n - len(xs); r >= zeros && len(xs) > 0 {
+				v = xs[min(r-zeros, len(xs)-1)]
+			}
+			g.pct[pctKey{set.key, pk.group, pk.day}] = v
+		}
+	}
+	e.groups = g
+	e.log.Debug("engine settled", "users", len(e.users), "days", last-first+1, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// settleDays bounds the days settle computes statistics for: the longest scope
+// (past_activity_days 180 + activation_window_days 30) plus a baseline's history.
+const settleDays = 180 + 30 + baselineDays + scoreWindowDays
+
+// ensureBuilt builds the per-user index if it is missing or the rule set changed, and
+// settles the shared statistics over it. It evaluates nobody.
 func (e *Engine) ensureBuilt() error {
 	rs := e.ruleSet()
 	if rs == nil {
@@ -364,17 +538,20 @@ func (e *Engine) ensureBuilt() error {
 	}
 	start := time.Now()
 	e.rs = rs
-	e.users = map[string]*userState{}
-	e.ind = nil
+	e.users = map[string]*userIndex{}
 	e.indIx = map[string]uint16{}
+	e.tmplIx = map[*dsl.Template]uint16{}
 	e.dlpSeen = map[string]bool{}
-	e.interned = map[string]string{}
+	e.files = newStrtab()
+	e.contents = newContentTab()
+	e.dlpSets = newStrtab()
 	e.inScope = map[pairKey]bool{}
 	e.trigBy = map[string][]*dsl.Template{}
 	e.trigOp = map[string]map[string][]*dsl.Template{}
 	e.counts = nil
 	e.profileFeeds = map[string]bool{}
 	e.profileFields = nil
+	e.loc = orgLocation(e.cfg)
 	profileRule := func(when string, feeds []string) {
 		fields := profileFieldsOf(when)
 		if len(fields) == 0 {
@@ -392,16 +569,22 @@ func (e *Engine) ensureBuilt() error {
 			e.profileFeeds[f] = true
 		}
 	}
-	for _, ind := range rs.Indicators() {
+	for i, ind := range rs.Indicators() {
+		e.indIx[ind.ID] = uint16(i)
 		profileRule(ind.When, ind.Feeds)
 	}
-	for _, t := range rs.Templates() {
+	for ti, t := range rs.Templates() {
+		e.tmplIx[t] = uint16(ti)
 		feeds := map[string]bool{}
 		for i := range t.Triggers {
 			tr := &t.Triggers[i]
 			profileRule(tr.When, tr.Feeds)
 			if len(tr.Indicators) > 0 {
-				e.counts = append(e.counts, countTrigger{tmpl: t, tr: tr})
+				if len(e.counts) < 32 { // hit.ct has 32 bits
+					e.counts = append(e.counts, countTrigger{tmpl: t, tr: tr})
+				} else {
+					e.log.Error("engine: more than 32 count triggers; the rest are ignored", "template", t.ID, "trigger", tr.ID)
+				}
 				continue
 			}
 			if len(tr.Feeds) == 0 {
@@ -417,9 +600,6 @@ func (e *Engine) ensureBuilt() error {
 			e.trigBy[f] = append(e.trigBy[f], t)
 		}
 	}
-	for _, ind := range rs.Indicators() {
-		e.intern(ind.ID)
-	}
 	var names []string
 	if err := e.db.Users(func(u string) error { names = append(names, u); return nil }); err != nil {
 		return fmt.Errorf("engine rebuild: %w", err)
@@ -432,82 +612,50 @@ func (e *Engine) ensureBuilt() error {
 		events += len(e.users[u].hits)
 	}
 	e.built = true
-	e.gen++
-	e.evaluateUsers(e.allUsers())
+	e.settle()
 	e.log.Info("engine index built", "users", len(names), "hits", events, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func (e *Engine) intern(id string) uint16 {
-	if ix, ok := e.indIx[id]; ok {
-		return ix
-	}
-	ix := uint16(len(e.ind))
-	e.ind = append(e.ind, id)
-	e.indIx[id] = ix
-	return ix
+// orgLocation is the organisation's time zone: days, working hours and baselines are
+// counted in it.
+func orgLocation(cfg *config.Config) *time.Location {
+	return time.UTC
 }
 
-// str returns a shared copy of s: the index holds each file name, site, label and feed
-// name once, however many events repeat it.
-func (e *Engine) str(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := e.interned[s]; ok {
-		return v
-	}
-	v := strings.Clone(s)
-	e.interned[v] = v
-	return v
-}
-
-func (e *Engine) strs(xs []string) []string {
-	for i, x := range xs {
-		xs[i] = e.str(x)
-	}
-	return xs
-}
-
-func (e *Engine) user(u string) *userState {
-	us := e.users[u]
-	if us == nil {
-		u = strings.Clone(u)
-		us = newUserState(u)
-		us.groups = e.settings.groupsOf(u)
+func (e *Engine) user(u string) *userIndex {
+	ux := e.users[u]
+	if ux == nil {
+		ux = newUserIndex(u)
+		ux.groups = e.settings.groupsOf(u)
 		if p, ok, err := e.db.Profile(u); err == nil && ok {
-			us.profile = &p
+			ux.profile = &p
 		}
-		e.users[u] = us
+		e.users[ux.upn] = ux
 	}
-	return us
+	return ux
 }
 
 // rebuildUser re-reads the user's profile and re-matches all of their stored events.
 func (e *Engine) rebuildUser(u string) error {
-	us := newUserState(u)
-	us.groups = e.settings.groupsOf(u)
+	ux := newUserIndex(u)
+	ux.groups = e.settings.groupsOf(u)
 	if p, ok, err := e.db.Profile(u); err != nil {
 		return fmt.Errorf("engine: profile %s: %w", u, err)
 	} else if ok {
-		us.profile = &p
+		ux.profile = &p
 	}
-	e.users[strings.Clone(u)] = us
+	e.users[ux.upn] = ux
 	lists := e.settings.lists()
 	err := e.db.Events(store.Query{User: u}, func(ev *event.Event) error {
-		e.index(us, ev, lists)
+		e.index(ux, ev, lists)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("engine: events of %s: %w", u, err)
 	}
-	us.sortHits()
+	ux.sortHits()
 	return nil
-}
-
-type countTrigger struct {
-	tmpl *dsl.Template
-	tr   *dsl.Trigger
 }
 
 // profileRef finds rules that read the user profile ("user.x", not "event.target_user.x").
@@ -529,58 +677,66 @@ func profileFieldsOf(when string) []string {
 // from the profile-reading feeds and matches those feeds' stored events again. It
 // reports whether it did.
 func (e *Engine) rematchProfile(u string) (bool, error) {
-	us := e.users[u]
+	ux := e.users[u]
 	p, ok, err := e.db.Profile(u)
 	if err != nil {
 		return false, fmt.Errorf("engine: profile %s: %w", u, err)
 	}
-	if !ok || (us.profile != nil && reflect.DeepEqual(*us.profile, p)) {
+	if !ok || (ux.profile != nil && reflect.DeepEqual(*ux.profile, p)) {
 		return false, nil
 	}
-	old := us.profile
-	us.profile = &p
+	old := ux.profile
+	ux.profile = &p
 	// Matches were made with the old profile (none: the zero profile); when every field
 	// the rules read is the same (an HR review changes the rating, not the end date),
 	// they stand, and the user's stored events need not be read back.
 	if len(e.profileFeeds) == 0 || dsl.ProfileFieldsEqual(old, &p, e.profileFields) {
 		return false, nil
 	}
-	hits := us.hits[:0]
-	for _, h := range us.hits {
-		if !e.profileFeeds[h.feed] {
+	hits := ux.hits[:0]
+	for _, h := range ux.hits {
+		if !e.profileFeeds[feedName(h.feed)] {
 			hits = append(hits, h)
 		}
 	}
-	us.hits = hits
-	trig := us.trig[:0]
-	for _, t := range us.trig {
-		if !e.profileFeeds[t.feed] {
+	ux.hits = hits
+	trig := ux.trig[:0]
+	for _, t := range ux.trig {
+		if !e.profileFeeds[feedName(t.feed)] {
 			trig = append(trig, t)
 		}
 	}
-	us.trig = trig
+	ux.trig = trig
 	if e.profileFeeds[event.FeedDLP] {
-		us.dlp = nil
+		ux.dlp = nil
 	}
-	us.recount()
+	ux.compact()
 	e.rematches++
 	lists := e.settings.lists()
+	feeds := make([]string, 0, len(e.profileFeeds))
 	for f := range e.profileFeeds {
+		feeds = append(feeds, f)
+	}
+	slices.Sort(feeds)
+	for _, f := range feeds {
 		err := e.db.Events(store.Query{User: u, Feed: f}, func(ev *event.Event) error {
-			e.index(us, ev, lists)
+			e.index(ux, ev, lists)
 			return nil
 		})
 		if err != nil {
 			return false, fmt.Errorf("engine: events of %s: %w", u, err)
 		}
 	}
-	us.sorted = false
+	ux.sorted = false
 	return true, nil
 }
 
 // index matches one event and records what the engine needs of it.
-func (e *Engine) index(us *userState, ev *event.Event, lists map[string][]string) {
+func (e *Engine) index(ux *userIndex, ev *event.Event, lists map[string][]string) {
 	s := &e.settings
+	day := e.dayOf(ev.Time)
+	ux.active.set(day)
+	ux.newest = max(ux.newest, ev.Time.UnixNano())
 	if ev.Feed == event.FeedDefender {
 		st := strings.NewReplacer(" ", "", "_", "").Replace(strings.ToLower(ev.Status))
 		if st == "" {
@@ -590,74 +746,90 @@ func (e *Engine) index(us *userState, ev *event.Event, lists map[string][]string
 			return // stored, but the administrator does not import alerts in this status
 		}
 	}
-	in := dsl.Input{Event: ev, User: us.profile, PriorityGroups: us.groups, Lists: lists}
-	t := ev.Time.UnixNano()
-	ids := e.rs.MatchAppend(e.idBuf[:0], &in)
-	e.idBuf = ids[:0]
-	for _, tmpl := range e.triggerTemplates(ev.Feed, ev.Operation) {
-		for _, tr := range e.rs.MatchTriggers(tmpl.ID, &in) {
-			if len(tr.Indicators) == 0 {
-				us.trig = append(us.trig, trigHit{t: triggerTime(ev).UnixNano(), tmpl: tmpl.ID, name: tr.Name, id: strings.Clone(ev.ID), feed: e.str(ev.Feed)})
-			}
-		}
-	}
-	// Count triggers count events of their indicators, which Match already found; only
-	// those with an extra condition need the rule set, and only for such events.
-	if len(ids) > 0 {
-		for _, ct := range e.counts {
-			var inds []string
-			for _, id := range ids {
-				if slices.Contains(ct.tr.Indicators, id) {
-					inds = append(inds, id)
-				}
-			}
-			if len(inds) == 0 || (ct.tr.When != "" && !slices.ContainsFunc(e.rs.MatchTriggers(ct.tmpl.ID, &in), func(x *dsl.Trigger) bool { return x.ID == ct.tr.ID })) {
-				continue
-			}
-			us.trig = append(us.trig, trigHit{t: triggerTime(ev).UnixNano(), tmpl: ct.tmpl.ID, name: ct.tr.Name, id: strings.Clone(ev.ID), feed: e.str(ev.Feed),
-				inds: inds, thresholds: ct.tr.Thresholds})
-		}
-	}
-	if ev.Feed == event.FeedDLP && len(ev.Policies) > 0 {
-		for _, p := range ev.Policies {
-			e.dlpSeen[e.str(strings.ToLower(p))] = true
-		}
-		pols := make([]string, len(ev.Policies))
-		for i, p := range ev.Policies {
-			pols[i] = e.str(p)
-		}
-		us.dlp = append(us.dlp, dlpHit{t: t, id: strings.Clone(ev.ID), policies: pols, high: strings.EqualFold(ev.Severity, "high")})
-	}
-	if len(ids) == 0 {
-		return
-	}
-	if ev.FileExt != "" && slices.Contains(s.ExcludedFileTypes, ev.FileExt) {
+	// Exclusions come first: an excluded file type or activity only with allowed
+	// domains is not scored, and does not bring anyone into scope either.
+	if ev.FileExt != "" && slices.Contains(s.ExcludedFileTypes, strings.ToLower(ev.FileExt)) {
 		return
 	}
 	if allowedOnly(ev, s, e.cfg) {
 		return
 	}
-	// Strings kept in the index are copied (or shared through e.str): parsers may hand
-	// out substrings of the whole record, which would keep every record alive.
-	h := hit{t: t, id: strings.Clone(ev.ID), file: e.str(strings.ToLower(ev.FileName)), feed: e.str(ev.Feed)}
+	in := dsl.Input{Event: ev, User: ux.profile, PriorityGroups: ux.groups, Lists: lists}
+	t := ev.Time.UnixNano()
+	feed := feedIndex(ev.Feed)
+	for _, tmpl := range e.triggerTemplates(ev.Feed, ev.Operation) {
+		for _, tr := range e.rs.MatchTriggers(tmpl.ID, &in) {
+			if len(tr.Indicators) == 0 {
+				th := trigHit{t: triggerTime(ev).UnixNano(), tmpl: e.tmplIx[tmpl], feed: feed}
+				for i := range tmpl.Triggers {
+					if &tmpl.Triggers[i] == tr {
+						th.trig = uint16(i)
+					}
+				}
+				th.idOff, th.idLen = ux.addID(ev.ID)
+				ux.trig = append(ux.trig, th)
+			}
+		}
+	}
+	if ev.Feed == event.FeedDLP && len(ev.Policies) > 0 {
+		low := lowerAll(ev.Policies)
+		for _, p := range low {
+			if !e.dlpSeen[p] {
+				e.dlpSeen[strings.Clone(p)] = true
+			}
+		}
+		d := dlpHit{t: t, policies: e.dlpSets.intern(strings.Join(low, "\x00")), high: strings.EqualFold(ev.Severity, "high")}
+		d.idOff, d.idLen = ux.addID(ev.ID)
+		ux.dlp = append(ux.dlp, d)
+	}
+	ids := e.rs.MatchAppend(e.idBuf[:0], &in)
+	e.idBuf = ids[:0]
+	if len(ids) == 0 {
+		return
+	}
+	h := hit{t: t, day: day, feed: feed, indOff: uint32(len(ux.inds))}
 	for _, id := range ids {
 		if !s.enabled(id) {
 			continue
 		}
-		ix := e.intern(id)
-		h.inds = append(h.inds, ix)
-		if ind := e.rs.Indicator(id); ind != nil && ind.Category == "exfiltration" {
-			h.exfil = true
+		ix, ok := e.indIx[id]
+		if !ok {
+			continue
+		}
+		ux.inds = append(ux.inds, ix)
+		ux.keys = append(ux.keys, 0)
+		h.indN++
+		if e.rs.Indicators()[ix].Category == "exfiltration" {
+			h.flags |= hitExfil
+		}
+		if h.indN == 255 {
+			break
 		}
 	}
-	if len(h.inds) == 0 {
+	if h.indN == 0 {
 		return
 	}
-	if ev.FileExt != "" || ev.Site != "" || len(ev.Labels) > 0 || len(ev.SensitiveTypes) > 0 {
-		h.content = &content{ext: e.str(ev.FileExt), site: e.str(strings.ToLower(ev.Site)), labels: e.strs(lowerAll(ev.Labels)), sits: e.strs(lowerAll(ev.SensitiveTypes))}
+	// Count triggers count events of their indicators; those with a condition of their
+	// own (e.g. only for priority users) record here whether it held for this event.
+	for bit, ct := range e.counts {
+		match := false
+		for _, id := range ids {
+			if slices.Contains(ct.tr.Indicators, id) {
+				match = true
+				break
+			}
+		}
+		if match && (ct.tr.When == "" || slices.ContainsFunc(e.rs.MatchTriggers(ct.tmpl.ID, &in), func(x *dsl.Trigger) bool { return x == ct.tr })) {
+			h.ct |= 1 << uint(bit)
+		}
 	}
-	h.unallowed = unallowedDomain(ev, s)
-	us.add(h)
+	h.idOff, h.idLen = ux.addID(ev.ID)
+	h.file = e.files.intern(strings.ToLower(ev.FileName))
+	h.content = e.contents.intern(ev)
+	if unallowedDomain(ev, s) {
+		h.flags |= hitUnallowed
+	}
+	ux.add(h)
 }
 
 // triggerTemplates returns the templates with a plain trigger that can fire on an event

@@ -68,7 +68,7 @@ func (e *Engine) PolicyHealth(name string) []HealthWarning {
 	if tmpl.Priority && groups == 0 && len(s.PriorityGroups) == 0 {
 		add("no_priority_groups", LevelWarning, "no priority user groups are included in this policy")
 	}
-	if e.users != nil && len(e.indicatorSet(p, tmpl)) == 0 {
+	if e.users != nil && len(e.scorer().indicatorSet(p, tmpl)) == 0 {
 		add("no_indicators", LevelWarning, "no indicators are selected (or none of them is enabled in the settings)")
 	} else if len(p.Indicators) == 0 {
 		add("no_indicators", LevelWarning, "no indicators are selected for this policy")
@@ -128,12 +128,13 @@ func (e *Engine) PolicyHealth(name string) []HealthWarning {
 	// Scope share.
 	if e.users != nil {
 		covered, triggered := 0, 0
-		for u, us := range e.users {
+		sc := e.scorer()
+		for u, ux := range e.users {
 			if !p.covers(u, s) {
 				continue
 			}
 			covered++
-			if ws, _ := e.scope(us, p, tmpl); len(ws) > 0 {
+			if ws, _, _ := sc.pass(ux).scope(p, tmpl, p.thresholdMode(s)); len(ws) > 0 {
 				triggered++
 			}
 		}

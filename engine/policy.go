@@ -28,10 +28,13 @@ type Policy struct {
 	Triggers        Triggers         `toml:"triggers" json:"triggers"`
 	Indicators      []string         `toml:"indicators" json:"indicators"`
 	Thresholds      map[string][]int `toml:"thresholds,omitempty" json:"thresholds,omitempty"`
-	Boosters        Boosters         `toml:"boosters" json:"boosters"`
-	Sequences       []string         `toml:"sequences" json:"sequences"`
-	Cumulative      bool             `toml:"cumulative_exfiltration" json:"cumulative_exfiltration"`
-	Enabled         bool             `toml:"enabled" json:"enabled"`
+	// ThresholdMode overrides the settings' threshold mode for this policy ("" = the
+	// settings').
+	ThresholdMode string   `toml:"threshold_mode,omitempty" json:"threshold_mode,omitempty"`
+	Boosters      Boosters `toml:"boosters" json:"boosters"`
+	Sequences     []string `toml:"sequences" json:"sequences"`
+	Cumulative    bool     `toml:"cumulative_exfiltration" json:"cumulative_exfiltration"`
+	Enabled       bool     `toml:"enabled" json:"enabled"`
 }
 
 // PriorityContent is the content a policy scores more heavily.
@@ -79,6 +82,7 @@ type rawPolicy struct {
 	Triggers        Triggers         `toml:"triggers"`
 	Indicators      *[]string        `toml:"indicators"`
 	Thresholds      map[string][]int `toml:"thresholds"`
+	ThresholdMode   string           `toml:"threshold_mode"`
 	Boosters        *rawBoosters     `toml:"boosters"`
 	Sequences       *[]string        `toml:"sequences"`
 	Cumulative      *bool            `toml:"cumulative_exfiltration"`
@@ -111,7 +115,8 @@ func ParsePolicies(name string, data []byte, rs *dsl.RuleSet) ([]Policy, error) 
 		p := Policy{
 			Name: strings.TrimSpace(r.Name), Description: r.Description, Template: strings.TrimSpace(r.Template),
 			Users: r.Users, PriorityContent: r.PriorityContent, Triggers: r.Triggers, Thresholds: r.Thresholds,
-			Indicators: []string{TemplateToken}, Enabled: true,
+			ThresholdMode: r.ThresholdMode,
+			Indicators:    []string{TemplateToken}, Enabled: true,
 			Boosters: Boosters{AboveUsual: true, PreviousCase: true, PriorityUser: true},
 		}
 		if r.Indicators != nil {
@@ -195,6 +200,7 @@ func (p *Policy) normalize() {
 	pc.Extensions = lowerAll(lower(pc.Extensions, "."))
 	p.Triggers.Indicators = lower(p.Triggers.Indicators, "")
 	p.Triggers.DLPPolicy = strings.TrimSpace(p.Triggers.DLPPolicy)
+	p.ThresholdMode = strings.ToLower(strings.TrimSpace(p.ThresholdMode))
 }
 
 // dataLeakTemplate reports whether triggers are customisable for the template.
@@ -241,6 +247,11 @@ func (p *Policy) validate(rs *dsl.RuleSet, s *Settings) error {
 		}
 		inds[id] = true
 	}
+	switch p.ThresholdMode {
+	case "", ThresholdUser, ThresholdFixed:
+	default:
+		bad("threshold_mode must be user or fixed (or unset: the settings'), not %q", p.ThresholdMode)
+	}
 	for id, th := range p.Thresholds {
 		if rs.Indicator(id) == nil {
 			bad("thresholds: unknown indicator %q", id)
@@ -282,6 +293,10 @@ func (p *Policy) validate(rs *dsl.RuleSet, s *Settings) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Covers reports whether the policy's users include user (directly, by "*", or through
+// a priority group). The UI shows coverage with it, so that page and engine agree.
+func (p *Policy) Covers(user string, s *Settings) bool { return p.covers(strings.ToLower(user), s) }
 
 // covers reports whether the policy's users include user (directly, by "*", or through a
 // priority group).

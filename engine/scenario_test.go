@@ -69,11 +69,11 @@ var scenarioExpect = map[string]struct {
 	"priority_user_labelled_leak":       {LevelHigh, []string{FactorPriorityUser, FactorPriority}},
 	"high_dlp_match_then_exfiltration":  {LevelHigh, []string{FactorCumulative}},
 	"download_rename_exfiltrate_delete": {LevelHigh, []string{FactorSequence}},
-	"defender_alerts":                   {LevelHigh, nil},
-	"departing_defender_alerts":         {LevelHigh, nil},
-	"priority_user_defender_alerts":     {LevelHigh, []string{FactorPriorityUser}},
-	"improvement_plan_defender_alerts":  {LevelHigh, nil},
-	"badge_after_termination":           {LevelHigh, nil},
+	"defender_alerts":                   {LevelMedium, nil},
+	"departing_defender_alerts":         {LevelMedium, nil},
+	"priority_user_defender_alerts":     {LevelMedium, []string{FactorPriorityUser}},
+	"improvement_plan_defender_alerts":  {LevelMedium, nil},
+	"badge_after_termination":           {LevelLow, nil},
 	"unallowed_domain_browsing":         {LevelHigh, []string{FactorUnallowed}},
 }
 

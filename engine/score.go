@@ -8,8 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"irm/config"
 	"irm/dsl"
+	"irm/event"
 )
+
+// Scoring is a pure function of one user's index, the settings, the rule set and the
+// settled organisation statistics (docs/engine.md "Scoring"): scorer.pass builds what
+// every policy shares for one user, userPass.evaluate scores one policy. Nothing here
+// reads the store or changes an alert.
 
 // Levels of an insight.
 const (
@@ -19,14 +26,27 @@ const (
 	LevelHigh   = "high"
 )
 
-// Points per level (docs/engine.md "Scoring"): indicators by daily count against their
-// thresholds, sequences by the number of files that went through the whole sequence,
-// cumulative exfiltration by how far the user is above the organisation's percentile.
-var (
-	indicatorPoints  = map[string]float64{LevelLow: 15, LevelMedium: 30, LevelHigh: 50}
-	sequencePoints   = map[string]float64{LevelLow: 20, LevelMedium: 40, LevelHigh: 60}
-	cumulativePoints = map[string]float64{LevelLow: 25, LevelMedium: 40, LevelHigh: 60}
+// Threshold modes (Settings.ThresholdMode, Policy.ThresholdMode).
+const (
+	ThresholdUser  = "user"
+	ThresholdFixed = "fixed"
 )
+
+// Points per level (index: levelRank). The reasons for each number are in
+// docs/engine.md "Scoring"; in short: one high indicator day (35) is below the default
+// cut-off, so an alert needs a second piece of evidence within a week; a high sequence
+// (45) — files taken through every step — or a boosted high day is enough alone.
+var (
+	indicatorPoints  = [4]float64{0, 10, 20, 35}
+	sequencePoints   = [4]float64{0, 15, 30, 45}
+	cumulativePoints = [4]float64{0, 10, 20, 30}
+)
+
+// categoryWeight multiplies the points of indicators that report a violation in itself
+// rather than a volume of ordinary work: an endpoint security alert, a badge used after
+// termination. Their high day (35 x 1.25 = 44) reaches the default cut-off alone, where
+// a high day of downloads or USB copies needs a second piece of evidence.
+var categoryWeight = map[string]float64{"security": 1.25, "physical": 1.25}
 
 // Booster multipliers on an insight's points.
 const (
@@ -35,31 +55,33 @@ const (
 	boostUnallowed       = 1.25
 	boostPriorityUser    = 1.25
 	boostPreviousCase    = 1.25
-	// aboveUsualFactor: a day is above the user's usual activity when its count exceeds
-	// this multiple of their average daily count over the previous 30 days.
-	aboveUsualFactor = 2.0
 )
+
+// scoreWindowDays: a score combines the insights of one week at most. Insider incidents
+// are bursts (the days before leaving, the week after a review); isolated days spread
+// over a 120-day scope are ordinary variation and must not add up to an alert.
+const scoreWindowDays = 7
 
 // Booster and risk factor names.
 const (
-	FactorSequence       = "sequence"
-	FactorCumulative     = "cumulative_exfiltration"
-	FactorPriority       = "priority_content"
-	FactorUnallowed      = "unallowed_domain"
-	FactorPriorityUser   = "priority_user"
-	FactorAboveUsual     = "above_usual_activity"
-	BoosterPreviousCase  = "previous_case"
-	defaultSeqThresholds = "1,3,5"
+	FactorSequence      = "sequence"
+	FactorCumulative    = "cumulative_exfiltration"
+	FactorPriority      = "priority_content"
+	FactorUnallowed     = "unallowed_domain"
+	FactorPriorityUser  = "priority_user"
+	FactorAboveUsual    = "above_usual_activity"
+	BoosterPreviousCase = "previous_case"
 )
 
-// Severity cut-offs on the 0-100 score, and the score an alert needs per alert volume.
+// Severity cut-offs on the 0-100 score, and the score an alert needs per alert volume:
+// "fewer" raises only medium and high alerts, "default" low ones from 40, "more" from 25.
 const (
-	MediumScore = 40
-	HighScore   = 70
+	MediumScore = 55
+	HighScore   = 75
 )
 
 // AlertCutoff is the score at which an alert is raised for each alert volume.
-var AlertCutoff = map[string]int{VolumeFewer: 50, VolumeDefault: 25, VolumeMore: 15}
+var AlertCutoff = map[string]int{VolumeFewer: MediumScore, VolumeDefault: 40, VolumeMore: 25}
 
 // SeverityOf maps a score to low, medium or high.
 func SeverityOf(score int) string {
@@ -72,6 +94,8 @@ func SeverityOf(score int) string {
 	return LevelLow
 }
 
+// levelOf maps a daily count to a level: count >= high -> high, >= medium -> medium,
+// >= low -> low. A zero threshold is never reached.
 func levelOf(n int, th [3]int) string {
 	switch {
 	case th[2] > 0 && n >= th[2]:
@@ -96,9 +120,8 @@ func levelRank(l string) int {
 	return 0
 }
 
-// CombineScore is the policy score of a set of insights: each insight independently
-// adds risk, so score = 100 * (1 - prod(1 - points/100)), rounded. One high indicator
-// day (50) gives 50; two give 75; it never exceeds 100.
+// CombineScore is the score of a set of insights: each adds risk independently, so
+// score = 100 * (1 - prod(1 - points/100)), rounded; it never exceeds 100.
 func CombineScore(ins []Insight) int {
 	rest := 1.0
 	for _, in := range ins {
@@ -107,6 +130,8 @@ func CombineScore(ins []Insight) int {
 	}
 	return int(math.Round(100 * (1 - rest)))
 }
+
+func points(base, mult float64) int { return int(math.Min(100, math.Round(base*mult))) }
 
 // window is a half-open [from, to) interval of unix nanos.
 type window struct{ from, to int64 }
@@ -141,109 +166,282 @@ func merge(ws []window) windows {
 type evaluation struct {
 	scope    windows
 	triggers []TriggerRef
-	insights []Insight
+	insights []Insight // every insight of the scope, by day
+	score    int       // of the best window (insights with Scored set)
+	// scopeShared: deciding the scope used statistics of other users (a department or
+	// organisation baseline) that a settle pass recomputes. Insights that did are marked
+	// (Insight.shared), and a cumulative insight that could not be judged yet sets
+	// pending. Between passes such evaluations raise no new alert on that part alone
+	// (Engine.apply).
+	scopeShared bool
+	pending     bool
 }
 
-// scope returns the windows in which the user is scored for the policy and the
-// triggers that opened them. No triggers, no scope.
-func (e *Engine) scope(us *userState, p *Policy, tmpl *dsl.Template) (windows, []TriggerRef) {
-	s := &e.settings
+type countTrigger struct {
+	tmpl *dsl.Template
+	tr   *dsl.Trigger
+}
+
+// scorer is everything scoring reads besides the user's own index.
+type scorer struct {
+	rs        *dsl.RuleSet
+	s         *Settings
+	cfg       *config.Config
+	inds      []*dsl.Indicator // by index (catalog order)
+	indIx     map[string]uint16
+	counts    []countTrigger // bit i of hit.ct
+	files     *strtab
+	contents  *contentTab
+	dlpSets   *strtab // "\x00"-joined lower-cased DLP policy names of a match
+	groups    *groupStats
+	manual    map[string][]ManualScope
+	confirmed func(user string) bool
+	dayName   func(day int32) string
+}
+
+func (sc *scorer) ind(id string) (uint16, *dsl.Indicator) {
+	ix, ok := sc.indIx[id]
+	if !ok {
+		return 0, nil
+	}
+	return ix, sc.inds[ix]
+}
+
+// userPass holds what one user's evaluation computes once for every policy.
+type userPass struct {
+	sc     *scorer
+	ux     *userIndex
+	tables map[*PriorityContent]dailyTable
+	seqs   map[seqKey][]seqDone
+}
+
+type seqKey struct {
+	seq    string
+	filter *PriorityContent
+}
+
+func (sc *scorer) pass(ux *userIndex) *userPass {
+	return &userPass{sc: sc, ux: ux, tables: map[*PriorityContent]dailyTable{}, seqs: map[seqKey][]seqDone{}}
+}
+
+// counts reports whether an indicator entry of a hit counts (a first_seen indicator's
+// event counts only when it is new).
+func (up *userPass) counts(i uint32) bool { return true }
+
+// keep reports whether a hit passes a policy's priority-only filter.
+func (up *userPass) keep(h *hit, filter *PriorityContent) bool {
+	return filter == nil || filter.match(up.sc.contents.get(h.content))
+}
+
+// table returns the user's daily counts over all their hits (every day, in scope or
+// not: baselines look at the history), under a policy's priority-only filter.
+func (up *userPass) table(filter *PriorityContent) dailyTable {
+	if t, ok := up.tables[filter]; ok {
+		return t
+	}
+	m := map[dayInd]int32{}
+	for i := range up.ux.hits {
+		h := &up.ux.hits[i]
+		if !up.keep(h, filter) {
+			continue
+		}
+		for j, ix := range up.ux.hitInds(h) {
+			if up.counts(h.indOff + uint32(j)) {
+				m[dayInd{h.day, ix}]++
+			}
+		}
+	}
+	t := make(dailyTable, 0, len(m))
+	for k, n := range m {
+		t = append(t, dayCount{ind: k.ind, day: k.day, n: n})
+	}
+	sort.Slice(t, func(i, j int) bool {
+		if t[i].ind != t[j].ind {
+			return t[i].ind < t[j].ind
+		}
+		return t[i].day < t[j].day
+	})
+	up.tables[filter] = t
+	return t
+}
+
+type dayInd struct {
+	day int32
+	ind uint16
+}
+
+// baseline is the usual for indicator ix on day d; shared reports that it came from
+// (or needed) the settled group statistics.
+func (up *userPass) baseline(t dailyTable, ix uint16, d int32) (u usual, shared bool) {
+	s := up.sc.s
+	from, to := historyOf(d)
+	active := up.ux.active.count(from, to)
+	if u := ownBaseline(t.window(ix, from, to), active, s.BaselineMinDays); u.ok {
+		return u, false
+	}
+	g := up.sc.groups
+	if g == nil {
+		return usual{}, true
+	}
+	if dept := up.ux.department(); dept != "" {
+		if n, ok := g.depts[dept]; ok {
+			if u := g.baseline(n, ix, d); u.ok {
+				return u, true
+			}
+		}
+	}
+	return g.baseline(0, ix, d), true
+}
+
+func (p *Policy) thresholdMode(s *Settings) string {
+	if p.ThresholdMode != "" {
+		return p.ThresholdMode
+	}
+	if s.ThresholdMode != "" {
+		return s.ThresholdMode
+	}
+	return ThresholdUser
+}
+
+// thresholdsOf returns the policy's thresholds for the indicator, else its own.
+func thresholdsOf(p *Policy, ind *dsl.Indicator) [3]int {
+	if custom, ok := p.Thresholds[ind.ID]; ok && len(custom) == 3 {
+		return [3]int{custom[0], custom[1], custom[2]}
+	}
+	return ind.Thresholds
+}
+
+// scope returns the windows in which the user is scored for the policy, the triggers
+// that opened them, and whether deciding them used settled group statistics.
+func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, []TriggerRef, bool) {
+	sc, ux := up.sc, up.ux
+	s := sc.s
 	past := int64(s.PastActivityDays) * dayNanos
 	act := int64(s.ActivationWindowDays) * dayNanos
 	var ws []window
 	var refs []TriggerRef
+	shared := false
 	add := func(t int64, name, id string) {
 		ws = append(ws, window{t - past, t + act})
 		refs = append(refs, TriggerRef{Name: name, Time: time.Unix(0, t).UTC(), EventID: id})
 	}
-	if tmpl.Priority && !p.priorityMember(us.upn, s) {
+	if tmpl.Priority && !p.priorityMember(ux.upn, s) {
 		// The priority-user templates score only members of a priority group the
 		// policy targets; their triggers (rules/templates.toml) also require it.
-		return nil, nil
+		return nil, nil, false
+	}
+	// countFires walks the user's hits in time order and calls fire at the event that
+	// brings the day's count of one of the indicators to its threshold — in user mode
+	// only once the count also stands out from the user's usual — or at once for an
+	// event involving an unallowed domain.
+	countFires := func(ids []string, threshold func(id string, ind *dsl.Indicator) int, bit int, fire func(h *hit, ind *dsl.Indicator, n int, why string)) {
+		want := map[uint16]int{}
+		for _, id := range ids {
+			if ix, ind := sc.ind(id); ind != nil && s.enabled(id) {
+				want[ix] = max(threshold(id, ind), 1)
+			}
+		}
+		if len(want) == 0 {
+			return
+		}
+		t := up.table(nil)
+		counts := map[dayInd]int{}
+		fired := map[dayInd]bool{}
+		for i := range ux.hits {
+			h := &ux.hits[i]
+			if bit >= 0 && h.ct&(1<<uint(bit)) == 0 {
+				continue
+			}
+			for j, ix := range ux.hitInds(h) {
+				th, ok := want[ix]
+				if !ok || !up.counts(h.indOff+uint32(j)) {
+					continue
+				}
+				k := dayInd{h.day, ix}
+				counts[k]++
+				if fired[k] {
+					continue
+				}
+				n := counts[k]
+				switch {
+				case h.flags&hitUnallowed != 0:
+					fired[k] = true
+					fire(h, sc.inds[ix], n, "an unallowed domain")
+				case n >= th:
+					if mode == ThresholdUser && firstSeenOf(sc.inds[ix]) == nil {
+						u, sh := up.baseline(t, ix, h.day)
+						shared = shared || sh
+						if !u.standsOut(n) {
+							continue
+						}
+					}
+					fired[k] = true
+					fire(h, sc.inds[ix], n, "")
+				}
+			}
+		}
+	}
+	fireName := func(prefix string, ind *dsl.Indicator, n int, day int32, why string) string {
+		if why != "" {
+			return fmt.Sprintf("%s: %s involving %s on %s", prefix, ind.Name, why, sc.dayName(day))
+		}
+		return fmt.Sprintf("%s: %s reached %d on %s", prefix, ind.Name, n, sc.dayName(day))
 	}
 	if dataLeakTemplate(p.Template) && p.Triggers.custom() {
 		if name := p.Triggers.DLPPolicy; name != "" {
-			for _, d := range us.dlp {
-				if d.high && slices.ContainsFunc(d.policies, func(x string) bool { return strings.EqualFold(x, name) }) {
-					add(d.t, "High-severity match of DLP policy "+name, d.id)
+			low := strings.ToLower(name)
+			for _, d := range ux.dlp {
+				if d.high && slices.Contains(strings.Split(sc.dlpSets.get(d.policies), "\x00"), low) {
+					add(d.t, "High-severity match of DLP policy "+name, ux.id(d.idOff, d.idLen))
 				}
 			}
 		}
-		for _, id := range p.Triggers.Indicators {
-			ix, ok := e.indIx[id]
-			ind := e.rs.Indicator(id)
-			if !ok || ind == nil {
-				continue
+		countFires(p.Triggers.Indicators, func(id string, ind *dsl.Indicator) int {
+			if th := p.Triggers.Thresholds[id]; th > 0 {
+				return th
 			}
-			th := p.Triggers.Thresholds[id]
-			if th == 0 {
-				th = max(ind.Thresholds[0], 1)
-			}
-			var days []int32
-			for k, n := range us.daily {
-				if k.ind == ix && int(n) >= th {
-					days = append(days, k.day)
-				}
-			}
-			slices.Sort(days)
-			for _, d := range days {
-				// The trigger fires at the event that reached the threshold that day.
-				n := 0
-				for i := range us.hits {
-					h := &us.hits[i]
-					if dayOf(h.t) == d && h.has(ix) {
-						if n++; n == th {
-							add(h.t, fmt.Sprintf("%s reached %d events on %s", ind.Name, th, dayString(d)), h.id)
-							break
-						}
-					}
-				}
-			}
-		}
+			return ind.Thresholds[0]
+		}, -1, func(h *hit, ind *dsl.Indicator, n int, why string) {
+			add(h.t, fireName("Exfiltration trigger", ind, n, h.day, why), ux.hitID(h))
+		})
 	} else {
-		counts := map[string]int{} // trigger, day, indicator -> count-trigger events so far
-		for _, tr := range us.trig {
-			if tr.tmpl != tmpl.ID {
+		for _, tr := range ux.trig {
+			if sc.rs.Templates()[tr.tmpl] == tmpl {
+				add(tr.t, tmpl.Triggers[tr.trig].Name, ux.id(tr.idOff, tr.idLen))
+			}
+		}
+		for bit, ct := range sc.counts {
+			if ct.tmpl != tmpl {
 				continue
 			}
-			if len(tr.inds) == 0 {
-				add(tr.t, tr.name, tr.id)
-				continue
-			}
-			// A count trigger fires at the event that brings one of its indicators'
-			// daily count to that indicator's trigger threshold.
-			day := dayString(dayOf(tr.t))
-			for _, id := range tr.inds {
-				k := tr.name + "\x00" + day + "\x00" + id
-				counts[k]++
-				if th := max(tr.thresholds[id], 1); counts[k] == th {
-					add(tr.t, fmt.Sprintf("%s: %s reached %d on %s", tr.name, id, th, day), tr.id)
-				}
-			}
+			countFires(ct.tr.Indicators, func(id string, ind *dsl.Indicator) int { return ct.tr.Thresholds[id] }, bit,
+				func(h *hit, ind *dsl.Indicator, n int, why string) {
+					add(h.t, fireName(ct.tr.Name, ind, n, h.day, why), ux.hitID(h))
+				})
 		}
 	}
-	for _, m := range e.manual[us.upn] {
+	for _, m := range sc.manual[ux.upn] {
+		if !m.covers(p.Name) {
+			continue
+		}
 		ws = append(ws, window{m.Start.UnixNano() - past, m.End.UnixNano()})
 		refs = append(refs, TriggerRef{Name: "scoring started by " + m.Actor + ": " + m.Reason, Time: m.Start})
 	}
 	if len(ws) == 0 {
-		return nil, nil
+		return nil, nil, shared
 	}
-	return merge(ws), refs
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Time.Before(refs[j].Time) })
+	return merge(ws), refs, shared
 }
-
-func dayString(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format("2006-01-02") }
 
 // indicatorSet expands the policy's indicators ("template" = the template's defaults)
 // and keeps the globally enabled ones.
-func (e *Engine) indicatorSet(p *Policy, tmpl *dsl.Template) map[uint16]*dsl.Indicator {
+func (sc *scorer) indicatorSet(p *Policy, tmpl *dsl.Template) map[uint16]*dsl.Indicator {
 	out := map[uint16]*dsl.Indicator{}
 	addID := func(id string) {
-		ind := e.rs.Indicator(id)
-		if ind == nil || !e.settings.enabled(id) {
-			return
+		if ix, ind := sc.ind(id); ind != nil && sc.s.enabled(id) {
+			out[ix] = ind
 		}
-		out[e.intern(id)] = ind
 	}
 	for _, id := range p.Indicators {
 		if id == TemplateToken {
@@ -257,11 +455,11 @@ func (e *Engine) indicatorSet(p *Policy, tmpl *dsl.Template) map[uint16]*dsl.Ind
 	return out
 }
 
-func (e *Engine) sequenceSet(p *Policy, tmpl *dsl.Template) []*dsl.Sequence {
+func (sc *scorer) sequenceSet(p *Policy, tmpl *dsl.Template) []*dsl.Sequence {
 	var out []*dsl.Sequence
 	seen := map[string]bool{}
 	addID := func(id string) {
-		if sq := e.rs.Sequence(id); sq != nil && !seen[id] {
+		if sq := sc.rs.Sequence(id); sq != nil && !seen[id] {
 			seen[id] = true
 			out = append(out, sq)
 		}
@@ -283,44 +481,50 @@ type cell struct {
 	ids                []string
 }
 
-// evaluate scores one user against one policy from the index.
-func (e *Engine) evaluate(us *userState, p *Policy, tmpl *dsl.Template) *evaluation {
-	s := &e.settings
-	if !p.covers(us.upn, s) {
+// evaluate scores the user against one policy. nil: the user is not in its scope.
+func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
+	sc, ux := up.sc, up.ux
+	s := sc.s
+	if !p.covers(ux.upn, s) {
 		return nil
 	}
-	scope, refs := e.scope(us, p, tmpl)
+	mode := p.thresholdMode(s)
+	scope, refs, shared := up.scope(p, tmpl, mode)
 	if len(scope) == 0 {
 		return nil
 	}
-	ev := &evaluation{scope: scope, triggers: refs}
+	ev := &evaluation{scope: scope, triggers: refs, scopeShared: shared}
 	pc := &p.PriorityContent
 	hasPC := !pc.empty()
+	var filter *PriorityContent
+	if pc.Only {
+		filter = pc
+	}
+	table := up.table(filter)
 	userBoost, userBoosters := 1.0, []string(nil)
-	if p.Boosters.PriorityUser && len(s.groupsOf(us.upn)) > 0 {
+	if p.Boosters.PriorityUser && len(s.groupsOf(ux.upn)) > 0 {
 		userBoost *= boostPriorityUser
 		userBoosters = append(userBoosters, FactorPriorityUser)
 	}
-	if p.Boosters.PreviousCase && e.confirmedViolation(us.upn) {
+	if p.Boosters.PreviousCase && sc.confirmed != nil && sc.confirmed(ux.upn) {
 		userBoost *= boostPreviousCase
 		userBoosters = append(userBoosters, BoosterPreviousCase)
 	}
-	scored := func(h *hit) bool { return scope.has(h.t) && (!pc.Only || pc.match(h.content)) }
 
-	// Indicators: count per (indicator, day).
-	inds := e.indicatorSet(p, tmpl)
+	// Indicators: count per (indicator, day) of the in-scope events.
+	inds := sc.indicatorSet(p, tmpl)
 	cells := map[dayInd]*cell{}
-	for i := range us.hits {
-		h := &us.hits[i]
-		if !scored(h) {
+	for i := range ux.hits {
+		h := &ux.hits[i]
+		if !scope.has(h.t) || !up.keep(h, filter) {
 			continue
 		}
-		prio := hasPC && pc.match(h.content)
-		for _, ix := range h.inds {
-			if _, ok := inds[ix]; !ok {
+		prio := hasPC && pc.match(sc.contents.get(h.content))
+		for j, ix := range ux.hitInds(h) {
+			if _, ok := inds[ix]; !ok || !up.counts(h.indOff+uint32(j)) {
 				continue
 			}
-			k := dayInd{dayOf(h.t), ix}
+			k := dayInd{h.day, ix}
 			c := cells[k]
 			if c == nil {
 				c = &cell{}
@@ -328,39 +532,78 @@ func (e *Engine) evaluate(us *userState, p *Policy, tmpl *dsl.Template) *evaluat
 			}
 			c.n++
 			if len(c.ids) < maxInsightIDs {
-				c.ids = append(c.ids, h.id)
+				c.ids = append(c.ids, ux.hitID(h))
 			}
 			if prio {
 				c.prio++
 			}
-			if h.unallowed {
+			if h.flags&hitUnallowed != 0 {
 				c.unallowed++
 			}
 		}
 	}
-	for k, c := range cells {
-		ind := inds[k.ind]
-		th := ind.Thresholds
-		if custom, ok := p.Thresholds[ind.ID]; ok && len(custom) == 3 {
-			th = [3]int{custom[0], custom[1], custom[2]}
+	keys := make([]dayInd, 0, len(cells))
+	for k := range cells {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].day != keys[j].day {
+			return keys[i].day < keys[j].day
 		}
+		return keys[i].ind < keys[j].ind
+	})
+	for _, k := range keys {
+		c := cells[k]
+		ind := inds[k.ind]
+		th := thresholdsOf(p, ind)
 		lvl := levelOf(c.n, th)
+		var usualDay usual
+		haveUsual, sharedUsual := false, false
+		getBase := func() usual {
+			if !haveUsual {
+				usualDay, sharedUsual = up.baseline(table, k.ind, k.day)
+				haveUsual = true
+			}
+			return usualDay
+		}
+		// Novelty is already relative to the user's own history: a first_seen
+		// indicator keeps its fixed thresholds in either mode.
+		compared := mode == ThresholdUser && firstSeenOf(ind) == nil
+		if lvl != LevelNone && compared && !getBase().standsOut(c.n) {
+			lvl = LevelNone
+		}
+		if c.unallowed > 0 {
+			// Activity with an unallowed domain is a high-weight signal from its first
+			// event, whatever the count and the user's habits.
+			lvl = LevelHigh
+		}
 		if lvl == LevelNone {
 			continue
 		}
-		in := Insight{Kind: "indicator", ID: ind.ID, Name: ind.Name, Category: ind.Category, Day: dayString(k.day),
-			Count: c.n, Thresholds: th, Level: lvl, BasePoints: int(indicatorPoints[lvl]), EventIDs: c.ids}
+		base := indicatorPoints[levelRank(lvl)]
+		if w, ok := categoryWeight[ind.Category]; ok {
+			base *= w
+		}
+		in := Insight{Kind: "indicator", ID: ind.ID, Name: ind.Name, Category: ind.Category, Day: sc.dayName(k.day),
+			Count: c.n, Thresholds: th, Level: lvl, BasePoints: int(math.Round(base)), EventIDs: c.ids, day: k.day}
 		mult := userBoost
-		if p.Boosters.AboveUsual && c.n >= s.MinDailyEvents {
-			base := 0
-			for d := k.day - 30; d < k.day; d++ {
-				base += int(us.daily[dayInd{d, k.ind}])
-			}
-			usual := float64(base) / 30
-			if float64(c.n) > aboveUsualFactor*usual {
+		if compared {
+			in.Detail = fmt.Sprintf("%d %s; %s", c.n, unitOf(ind), getBase().describe(unitOf(ind)))
+		} else if firstSeenOf(ind) != nil {
+			in.Detail = fmt.Sprintf("%d new in %d days", c.n, firstSeenOf(ind).Days)
+		} else {
+			in.Detail = fmt.Sprintf("%d %s; thresholds %d/%d/%d", c.n, unitOf(ind), th[0], th[1], th[2])
+		}
+		if c.unallowed > 0 {
+			in.Detail += fmt.Sprintf("; %d with an unallowed domain", c.unallowed)
+		}
+		if p.Boosters.AboveUsual && c.n >= s.MinDailyEvents && firstSeenOf(ind) == nil {
+			if b := getBase(); b.ok && float64(c.n) > b.limit {
 				mult *= boostAboveUsual
 				in.Boosters = append(in.Boosters, FactorAboveUsual)
-				in.Detail = fmt.Sprintf("%d events against a usual %.1f a day", c.n, usual)
+				if !compared {
+					in.Detail += "; " + b.describe(unitOf(ind))
+				}
 			}
 		}
 		if c.prio > 0 {
@@ -373,222 +616,341 @@ func (e *Engine) evaluate(us *userState, p *Policy, tmpl *dsl.Template) *evaluat
 			in.Boosters = append(in.Boosters, FactorUnallowed)
 		}
 		in.Boosters = append(in.Boosters, userBoosters...)
-		in.Points = points(indicatorPoints[lvl], mult)
+		in.Points = points(base, mult)
+		in.shared = sharedUsual
 		ev.insights = append(ev.insights, in)
 	}
 
-	// Sequences.
-	for _, sq := range e.sequenceSet(p, tmpl) {
-		if in, ok := e.sequence(us, sq, scored, hasPC, pc, userBoost, userBoosters); ok {
-			ev.insights = append(ev.insights, in)
-		}
+	// Sequences: completions per day, levels by the sequence's thresholds.
+	for _, sq := range sc.sequenceSet(p, tmpl) {
+		ev.insights = append(ev.insights, up.sequence(sq, filter, scope, mode, hasPC, pc, userBoost, userBoosters)...)
 	}
 
 	// Cumulative exfiltration.
 	if p.Cumulative {
-		if in, ok := e.cumulative(us, scope, userBoost, userBoosters); ok {
+		in, ok, pending := up.cumulative(p, tmpl, inds, filter, scope, userBoost, userBoosters)
+		ev.pending = ev.pending || pending
+		if ok {
+			in.shared = true
 			ev.insights = append(ev.insights, in)
 		}
 	}
 	sortInsights(ev.insights)
+	ev.score = scoreWindows(ev.insights)
 	return ev
 }
 
-func points(base, mult float64) int { return int(math.Min(100, math.Round(base*mult))) }
+// unitOf names what an indicator counts, for insight details.
+func unitOf(ind *dsl.Indicator) string {
+	if ind.Category == "browsing" {
+		return "visits"
+	}
+	return "events"
+}
 
-// sequence finds the files (or, linked by user, the completions) that went through
-// every step of sq in order, the whole chain within sq.Within.
-func (e *Engine) sequence(us *userState, sq *dsl.Sequence, scored func(*hit) bool, hasPC bool, pc *PriorityContent,
-	userBoost float64, userBoosters []string) (Insight, bool) {
-	sets := sq.StepSets
-	if len(sets) == 0 {
-		for _, st := range sq.Steps {
-			sets = append(sets, []string{st})
-		}
-	}
-	steps := make([][]uint16, len(sets))
-	for i, set := range sets {
-		for _, id := range set {
-			if ix, ok := e.indIx[id]; ok {
-				steps[i] = append(steps[i], ix)
-			}
-		}
-		if len(steps[i]) == 0 {
-			return Insight{}, false
-		}
-	}
-	if len(steps) == 0 {
-		return Insight{}, false
-	}
-	within := sq.Within.Nanoseconds()
-	if within <= 0 {
-		within = 7 * dayNanos
-	}
-	type chain struct {
-		start []int64 // latest start of a chain reaching each step; -1 none
-		hits  [][]int // hit indices of that chain
-	}
-	chains := map[string]*chain{}
-	type done struct {
-		t    int64
-		hits []int
-	}
-	var completed []done
-	completedKey := map[string]bool{}
-	last := len(steps) - 1
-	for i := range us.hits {
-		h := &us.hits[i]
-		if !scored(h) {
+// scoreWindows sets Scored on the insights of the best window of scoreWindowDays
+// days and returns its score. In a window each indicator or sequence counts once, with
+// its strongest day (a habit repeated every day is one piece of evidence, not seven),
+// and cumulative exfiltration counts only beside another insight: alone it says that
+// a user moved more data than most over a month, which is not yet a reason to alert.
+func scoreWindows(ins []Insight) int {
+	best, bestSet := 0, []int(nil)
+	for end := range ins {
+		if ins[end].Kind == "cumulative" {
 			continue
 		}
-		key := ""
-		if sq.Link != "user" {
-			if h.file == "" {
+		d := ins[end].day
+		strongest := map[string]int{}
+		other := false
+		for i := range ins {
+			if ins[i].day > d || ins[i].day <= d-scoreWindowDays {
 				continue
 			}
-			key = h.file
+			k := ins[i].Kind + "/" + ins[i].ID
+			if j, ok := strongest[k]; !ok || ins[i].Points > ins[j].Points {
+				strongest[k] = i
+			}
+			other = other || ins[i].Kind != "cumulative"
 		}
-		c := chains[key]
-		// Steps from last to first so that one event does not advance two steps.
-		for k := last; k >= 0; k-- {
-			if !h.hasAny(steps[k]) {
+		var set []int
+		var picked []Insight
+		for _, i := range strongest {
+			if ins[i].Kind == "cumulative" && !other {
 				continue
 			}
-			if c == nil {
-				c = &chain{start: make([]int64, len(steps)), hits: make([][]int, len(steps))}
-				for j := range c.start {
-					c.start[j] = -1
-				}
-				chains[key] = c
-			}
-			if k == 0 {
-				c.start[0] = h.t
-				c.hits[0] = []int{i}
-				continue
-			}
-			prev := c.start[k-1]
-			if prev < 0 || h.t-prev > within || prev < c.start[k] {
-				continue
-			}
-			c.start[k] = prev
-			c.hits[k] = append(slices.Clone(c.hits[k-1]), i)
-			if k == last {
-				ck := key
-				if sq.Link == "user" {
-					ck = fmt.Sprint(i)
-				}
-				if !completedKey[ck] {
-					completedKey[ck] = true
-					completed = append(completed, done{t: h.t, hits: c.hits[k]})
-				}
+			set = append(set, i)
+			picked = append(picked, ins[i])
+		}
+		if sc := CombineScore(picked); sc > best {
+			best, bestSet = sc, set
+		}
+	}
+	for i := range ins {
+		ins[i].Scored = false
+	}
+	for _, i := range bestSet {
+		ins[i].Scored = true
+	}
+	return best
+}
+
+// seqDone is one completed sequence: its last step's time and day, and the hits.
+type seqDone struct {
+	t    int64
+	day  int32
+	hits []int
+}
+
+// completions runs the rule set's sequence tracker over all the user's hits (history
+// included: user mode compares a day's completions with the user's usual).
+func (up *userPass) completions(sq *dsl.Sequence, filter *PriorityContent) []seqDone {
+	k := seqKey{sq.ID, filter}
+	if d, ok := up.seqs[k]; ok {
+		return d
+	}
+	ux := up.ux
+	steps := map[uint16]bool{}
+	for _, set := range sq.StepSets {
+		for _, id := range set {
+			if ix, ok := up.sc.indIx[id]; ok {
+				steps[ix] = true
 			}
 		}
 	}
-	if len(completed) == 0 {
-		return Insight{}, false
+	st := dsl.NewSequenceTracker(sq)
+	byID := map[string]int{}
+	var out []seqDone
+	var ids []string
+	for i := range ux.hits {
+		h := &ux.hits[i]
+		if !up.keep(h, filter) {
+			continue
+		}
+		ids = ids[:0]
+		for j, ix := range ux.hitInds(h) {
+			if steps[ix] && up.counts(h.indOff+uint32(j)) {
+				ids = append(ids, up.sc.inds[ix].ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		id := ux.hitID(h)
+		byID[id] = i
+		ev := event.Event{ID: id, User: ux.upn, Time: time.Unix(0, h.t).UTC(), FileName: up.sc.files.get(h.file)}
+		for _, done := range st.Add(dsl.Matched{Event: &ev, Indicators: ids}) {
+			d := seqDone{t: h.t, day: h.day}
+			for _, eid := range done.Events {
+				d.hits = append(d.hits, byID[eid])
+			}
+			out = append(out, d)
+		}
 	}
+	up.seqs[k] = out
+	return out
+}
+
+// sequence returns the sequence's insights: one per day with completions inside the
+// scope, at the level its daily count reaches (in user mode: standing out from the
+// user's own daily completions, when they have the history).
+func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope windows, mode string, hasPC bool, pc *PriorityContent,
+	userBoost float64, userBoosters []string) []Insight {
+	done := up.completions(sq, filter)
+	if len(done) == 0 {
+		return nil
+	}
+	ux := up.ux
 	th := sq.Thresholds
 	if th == [3]int{} {
-		th = [3]int{1, 3, 5}
+		th = [3]int{1, 2, 3}
 	}
-	lvl := levelOf(len(completed), th)
-	if lvl == LevelNone {
-		return Insight{}, false
-	}
-	in := Insight{Kind: "sequence", ID: sq.ID, Name: sq.Name, Category: sq.Category, Day: dayString(dayOf(completed[0].t)),
-		Count: len(completed), Thresholds: th, Level: lvl, BasePoints: int(sequencePoints[lvl])}
-	prio, unallowed := 0, false
-	var files []string
-	for _, d := range completed {
-		for _, hi := range d.hits {
-			h := &us.hits[hi]
-			if len(in.EventIDs) < maxInsightIDs && !slices.Contains(in.EventIDs, h.id) {
-				in.EventIDs = append(in.EventIDs, h.id)
-			}
-			if hasPC && pc.match(h.content) {
-				prio++
-			}
-			unallowed = unallowed || h.unallowed
-		}
-		if f := us.hits[d.hits[len(d.hits)-1]].file; f != "" && len(files) < 10 {
-			files = append(files, f)
-		}
-	}
-	mult := userBoost
-	if prio > 0 {
-		mult *= boostPriorityContent
-		in.Boosters = append(in.Boosters, FactorPriority)
-		in.PriorityCount = prio
-	}
-	if unallowed {
-		mult *= boostUnallowed
-		in.Boosters = append(in.Boosters, FactorUnallowed)
-	}
-	in.Boosters = append(in.Boosters, userBoosters...)
-	in.Points = points(sequencePoints[lvl], mult)
-	in.Detail = fmt.Sprintf("%d completed within %s: %s", len(completed), sq.Within, strings.Join(files, ", "))
-	return in, true
-}
-
-type pctKey struct {
-	day  int32
-	dept string
-}
-
-// percentile is the configured percentile of every user's (or one department's) 30-day
-// exfiltration ending on day d; -1 when the group is too small to have a norm.
-func (e *Engine) percentile(d int32, dept string) int {
-	if e.pctGen != e.gen || e.pctMemo == nil {
-		e.pctMemo = map[pctKey]int{}
-		e.pctGen = e.gen
-	}
-	k := pctKey{d, dept}
-	if v, ok := e.pctMemo[k]; ok {
-		return v
-	}
-	var xs []int
-	for _, us := range e.users {
-		if dept != "" && us.department() != dept {
+	perDay := map[int32][]seqDone{}
+	var days []int32
+	for _, d := range done {
+		if !scope.has(d.t) {
 			continue
 		}
-		xs = append(xs, us.exfilSum(d))
+		if perDay[d.day] == nil {
+			days = append(days, d.day)
+		}
+		perDay[d.day] = append(perDay[d.day], d)
 	}
-	v := -1
-	if len(xs) >= 5 {
-		slices.Sort(xs)
-		// Nearest rank.
-		r := int(math.Ceil(float64(e.settings.CumulativePercentile)/100*float64(len(xs)))) - 1
-		v = xs[max(0, min(r, len(xs)-1))]
+	var hist dailyTable // completions per day, for the user's baseline
+	for _, d := range done {
+		if n := len(hist); n > 0 && hist[n-1].day == d.day {
+			hist[n-1].n++
+		} else {
+			hist = append(hist, dayCount{day: d.day, n: 1})
+		}
 	}
-	e.pctMemo[k] = v
-	return v
+	var out []Insight
+	for _, day := range days {
+		ds := perDay[day]
+		lvl := levelOf(len(ds), th)
+		detail := ""
+		if lvl != LevelNone && mode == ThresholdUser {
+			from, to := historyOf(day)
+			u := ownBaseline(hist.window(0, from, to), ux.active.count(from, to), up.sc.s.BaselineMinDays)
+			if !u.standsOut(len(ds)) {
+				lvl = LevelNone
+			} else if u.ok {
+				detail = "; " + u.describe("completions")
+			}
+		}
+		if lvl == LevelNone {
+			continue
+		}
+		in := Insight{Kind: "sequence", ID: sq.ID, Name: sq.Name, Category: sq.Category, Day: up.sc.dayName(day),
+			Count: len(ds), Thresholds: th, Level: lvl, BasePoints: int(sequencePoints[levelRank(lvl)]), day: day}
+		prio, unallowed := 0, false
+		var files []string
+		for _, d := range ds {
+			for _, hi := range d.hits {
+				h := &ux.hits[hi]
+				if id := ux.hitID(h); len(in.EventIDs) < maxInsightIDs && !slices.Contains(in.EventIDs, id) {
+					in.EventIDs = append(in.EventIDs, id)
+				}
+				if hasPC && pc.match(up.sc.contents.get(h.content)) {
+					prio++
+				}
+				unallowed = unallowed || h.flags&hitUnallowed != 0
+			}
+			if f := up.sc.files.get(ux.hits[d.hits[len(d.hits)-1]].file); f != "" && len(files) < 10 && !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+		mult := userBoost
+		if prio > 0 {
+			mult *= boostPriorityContent
+			in.Boosters = append(in.Boosters, FactorPriority)
+			in.PriorityCount = prio
+		}
+		if unallowed {
+			mult *= boostUnallowed
+			in.Boosters = append(in.Boosters, FactorUnallowed)
+		}
+		in.Boosters = append(in.Boosters, userBoosters...)
+		in.Points = points(sequencePoints[levelRank(lvl)], mult)
+		what := "completed"
+		if len(files) > 0 {
+			what += ": " + strings.Join(files, ", ")
+		}
+		in.Detail = fmt.Sprintf("%d %s within %s%s", len(ds), what, humanDuration(sq.Within), detail)
+		out = append(out, in)
+	}
+	return out
 }
 
-// cumulative compares the user's exfiltration over 30 days with the organisation's and
-// their department's distribution, on the in-scope day where their 30-day total peaks.
-func (e *Engine) cumulative(us *userState, scope windows, userBoost float64, userBoosters []string) (Insight, bool) {
+// humanDuration says a sequence window in words: "7 days", "36 hours", "90 minutes".
+func humanDuration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return d.String()
+}
+
+// exfilSet is a policy's selection of exfiltration indicators: cumulative detection
+// sums these, for the user and for the organisation's norm alike.
+type exfilSet struct {
+	key string // the sorted indices, for caching the norms
+	has map[uint16]bool
+}
+
+func (sc *scorer) exfilSetOf(inds map[uint16]*dsl.Indicator) exfilSet {
+	set := exfilSet{has: map[uint16]bool{}}
+	var ixs []int
+	for ix, ind := range inds {
+		if ind.Category == "exfiltration" {
+			set.has[ix] = true
+			ixs = append(ixs, int(ix))
+		}
+	}
+	slices.Sort(ixs)
+	set.key = fmt.Sprint(ixs)
+	return set
+}
+
+// exfilDays counts, per day, the user's events that matched an indicator of the set.
+func (up *userPass) exfilDays(set exfilSet, filter *PriorityContent) map[int32]int {
+	out := map[int32]int{}
+	ux := up.ux
+	for i := range ux.hits {
+		h := &ux.hits[i]
+		if h.flags&hitExfil == 0 || !up.keep(h, filter) {
+			continue
+		}
+		for j, ix := range ux.hitInds(h) {
+			if set.has[ix] && up.counts(h.indOff+uint32(j)) {
+				out[h.day]++
+				break
+			}
+		}
+	}
+	return out
+}
+
+func sum30(days map[int32]int, d int32) int {
+	n := 0
+	for x := d - 29; x <= d; x++ {
+		n += days[x]
+	}
+	return n
+}
+
+// cumulative compares the user's exfiltration over 30 days with the organisation's
+// and their department's norm, on the in-scope day where their 30-day total peaks.
+// pending: the norms of that day are not settled yet.
+func (up *userPass) cumulative(p *Policy, tmpl *dsl.Template, inds map[uint16]*dsl.Indicator, filter *PriorityContent, scope windows,
+	userBoost float64, userBoosters []string) (Insight, bool, bool) {
+	sc, ux := up.sc, up.ux
+	set := sc.exfilSetOf(inds)
+	if len(set.has) == 0 {
+		return Insight{}, false, false
+	}
+	perDay := up.exfilDays(set, filter)
 	best, bestDay := 0, int32(0)
-	days := make([]int32, 0, len(us.exfil))
-	for d := range us.exfil {
+	days := make([]int32, 0, len(perDay))
+	for d := range perDay {
 		days = append(days, d)
 	}
 	slices.Sort(days)
 	for _, d := range days {
-		if !scope.has(int64(d)*dayNanos) && !scope.has(int64(d+1)*dayNanos-1) {
+		if !up.dayInScope(d, scope) {
 			continue
 		}
-		if n := us.exfilSum(d); n > best {
+		if n := sum30(perDay, d); n > best {
 			best, bestDay = n, d
 		}
 	}
-	if best < e.settings.CumulativeMinEvents {
-		return Insight{}, false
+	if best < sc.s.CumulativeMinEvents {
+		return Insight{}, false, false
 	}
-	org := e.percentile(bestDay, "")
-	dept := us.department()
+	g := sc.groups
+	if g == nil {
+		return Insight{}, false, true
+	}
+	org, ok := g.pct[pctKey{set.key, 0, bestDay}]
+	pending := !ok
+	if !ok {
+		org = -1
+	}
+	dept := ux.department()
 	dp := -1
-	if dept != "" {
-		dp = e.percentile(bestDay, dept)
+	if n, ok := g.depts[dept]; ok && dept != "" {
+		if v, ok := g.pct[pctKey{set.key, n, bestDay}]; ok {
+			dp = v
+		}
 	}
 	var ref int
 	var against string
@@ -598,7 +960,7 @@ func (e *Engine) cumulative(us *userState, scope windows, userBoost float64, use
 	case dp >= 0 && best > dp:
 		ref, against = dp, "department "+dept
 	default:
-		return Insight{}, false
+		return Insight{}, false, pending
 	}
 	ratio := float64(best) / math.Max(float64(ref), 1)
 	lvl := LevelLow
@@ -609,25 +971,40 @@ func (e *Engine) cumulative(us *userState, scope windows, userBoost float64, use
 		lvl = LevelMedium
 	}
 	in := Insight{Kind: "cumulative", ID: "cumulative_exfiltration", Name: "Cumulative exfiltration activities",
-		Category: "exfiltration", Day: dayString(bestDay), Count: best, Level: lvl, BasePoints: int(cumulativePoints[lvl]),
-		Thresholds: [3]int{max(ref+1, e.settings.CumulativeMinEvents), 2 * max(ref, 1), 4 * max(ref, 1)}}
+		Category: "exfiltration", Day: sc.dayName(bestDay), Count: best, Level: lvl, BasePoints: int(cumulativePoints[levelRank(lvl)]),
+		Thresholds: [3]int{max(ref+1, sc.s.CumulativeMinEvents), 2 * max(ref, 1), 4 * max(ref, 1)}, day: bestDay}
 	in.Detail = fmt.Sprintf("%d exfiltration events in the 30 days to %s; the %s's %dth percentile is %d (organisation %d, department %d)",
-		best, in.Day, against, e.settings.CumulativePercentile, ref, org, dp)
-	from := int64(bestDay-29) * dayNanos
-	to := int64(bestDay+1) * dayNanos
-	for i := range us.hits {
-		h := &us.hits[i]
-		if h.exfil && h.t >= from && h.t < to && len(in.EventIDs) < maxInsightIDs {
-			in.EventIDs = append(in.EventIDs, h.id)
+		best, in.Day, against, sc.s.CumulativePercentile, ref, org, dp)
+	for i := range ux.hits {
+		h := &ux.hits[i]
+		if h.flags&hitExfil != 0 && h.day > bestDay-30 && h.day <= bestDay && len(in.EventIDs) < maxInsightIDs && up.keep(h, filter) {
+			for _, ix := range ux.hitInds(h) {
+				if set.has[ix] {
+					in.EventIDs = append(in.EventIDs, ux.hitID(h))
+					break
+				}
+			}
 		}
 	}
 	in.Boosters = append(in.Boosters, userBoosters...)
-	in.Points = points(cumulativePoints[lvl], userBoost)
-	return in, true
+	in.Points = points(cumulativePoints[levelRank(lvl)], userBoost)
+	return in, true, false
+}
+
+// dayInScope reports whether any part of the day lies in the scope: the user's hits of
+// that day tell where the day is (the index keeps days in the organisation's zone).
+func (up *userPass) dayInScope(d int32, scope windows) bool {
+	for i := range up.ux.hits {
+		h := &up.ux.hits[i]
+		if h.day == d && scope.has(h.t) {
+			return true
+		}
+	}
+	return false
 }
 
 func sortInsights(ins []Insight) {
-	sort.Slice(ins, func(i, j int) bool {
+	sort.SliceStable(ins, func(i, j int) bool {
 		a, b := &ins[i], &ins[j]
 		if a.Day != b.Day {
 			return a.Day < b.Day

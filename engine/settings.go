@@ -36,6 +36,13 @@ type Settings struct {
 	// for an indicator is never boosted, however unusual.
 	MinDailyEvents int    `toml:"min_daily_events" json:"min_daily_events"`
 	AlertVolume    string `toml:"alert_volume" json:"alert_volume"`
+	// ThresholdMode is "user" (a day's count must reach the fixed threshold and stand
+	// out from the user's own history) or "fixed" (the fixed thresholds alone); a
+	// policy may override it.
+	ThresholdMode string `toml:"threshold_mode" json:"threshold_mode"`
+	// BaselineMinDays is the number of active days in the previous 30 a user needs for
+	// their own baseline; with fewer, their department's (then the organisation's) is used.
+	BaselineMinDays int `toml:"baseline_min_days" json:"baseline_min_days"`
 	// DefenderStatuses are the endpoint alert triage statuses that are imported (scored
 	// and used as triggers); endpoint alerts in other statuses are stored only.
 	DefenderStatuses []string `toml:"defender_statuses" json:"defender_statuses"`
@@ -76,6 +83,8 @@ func DefaultSettings() Settings {
 		PastActivityDays:     90,
 		MinDailyEvents:       10,
 		AlertVolume:          VolumeDefault,
+		ThresholdMode:        ThresholdUser,
+		BaselineMinDays:      10,
 		DefenderStatuses:     []string{"new", "inprogress", "resolved", "unknown"},
 		Pseudonymize:         true,
 		CumulativePercentile: 95,
@@ -102,6 +111,7 @@ func (s *Settings) normalize() {
 	s.Indicators = low(s.Indicators, "")
 	s.ExcludedFileTypes = low(s.ExcludedFileTypes, ".")
 	s.AlertVolume = strings.ToLower(strings.TrimSpace(s.AlertVolume))
+	s.ThresholdMode = strings.ToLower(strings.TrimSpace(s.ThresholdMode))
 	s.DefenderStatuses = low(s.DefenderStatuses, "")
 	for i, d := range s.DefenderStatuses {
 		s.DefenderStatuses[i] = strings.NewReplacer(" ", "", "_", "").Replace(d)
@@ -142,6 +152,14 @@ func (s *Settings) Validate(rs *dsl.RuleSet) error {
 	case VolumeFewer, VolumeDefault, VolumeMore:
 	default:
 		bad("alert_volume must be fewer, default or more, not %q", s.AlertVolume)
+	}
+	switch s.ThresholdMode {
+	case ThresholdUser, ThresholdFixed:
+	default:
+		bad("threshold_mode must be user or fixed, not %q", s.ThresholdMode)
+	}
+	if s.BaselineMinDays < 1 || s.BaselineMinDays > baselineDays {
+		bad("baseline_min_days must be 1-%d, not %d", baselineDays, s.BaselineMinDays)
 	}
 	for _, st := range s.DefenderStatuses {
 		if !slices.Contains(DefenderStatuses, st) {

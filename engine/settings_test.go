@@ -108,7 +108,7 @@ enabled = false
 	if err := e.EnsureIndex(); err != nil {
 		t.Fatal(err)
 	}
-	set := e.indicatorSet(&p, rs.Template(p.Template))
+	set := e.scorer().indicatorSet(&p, rs.Template(p.Template))
 	have := map[string]bool{}
 	for _, ind := range set {
 		have[ind.ID] = true

@@ -15,8 +15,7 @@ import (
 )
 
 // Start scoring users (Purview's "Start scoring activity for users"): an admin puts
-// chosen users in scope of every policy that covers them for 5-30 days without a
-// triggering event. The engine validates, stores and audits it (policies / scoring
+// chosen users in scope of chosen policies for 5-30 days without a triggering event. The engine validates, stores and audits it (policies / scoring
 // started); this page only parses and checks the form so that every problem can be
 // named by line before anything changes.
 
@@ -34,12 +33,14 @@ const (
 // scoringForm is what the admin typed, echoed back when something is wrong.
 type scoringForm struct {
 	Users, Days, Reason string
+	Policies            []string // the chosen policies' names
 }
 
 type scoringView struct {
-	Form   scoringForm
-	Errors []string
-	Done   *scoringResult // the submission that just succeeded
+	Form     scoringForm
+	Policies []string // enabled policies to choose from
+	Errors   []string
+	Done     *scoringResult // the submission that just succeeded
 }
 
 // scoringResult is what the engine accepted.
@@ -54,7 +55,7 @@ type scoringResult struct {
 
 type scoredUser struct {
 	UPN      string
-	Policies []string // enabled policies whose users include the UPN
+	Policies []string // chosen policies whose users include the UPN
 }
 
 func (s *server) showScoring(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -62,7 +63,18 @@ func (s *server) showScoring(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Start scoring users")))
 		return
 	}
-	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}}))
+	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Policies: s.enabledPolicies()}))
+}
+
+// enabledPolicies are the names of the policies that score (the ones to choose from).
+func (s *server) enabledPolicies() []string {
+	var out []string
+	for _, p := range s.eng.Policies() {
+		if p.Enabled {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }
 
 func (s *server) startScoring(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -70,24 +82,33 @@ func (s *server) startScoring(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Start scoring users")))
 		return
 	}
-	f := scoringForm{Users: r.PostFormValue("users"), Days: r.PostFormValue("days"), Reason: r.PostFormValue("reason")}
+	_ = r.ParseForm()
+	f := scoringForm{Users: r.PostFormValue("users"), Days: r.PostFormValue("days"), Reason: r.PostFormValue("reason"), Policies: r.PostForm["policy"]}
+	enabled := s.enabledPolicies()
 	users, dups, days, reason, problems := parseScoringForm(f)
+	problems = append(problems, checkScoringPolicies(f.Policies, enabled)...)
 	if len(problems) > 0 {
-		s.render(w, r, http.StatusBadRequest, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: f, Errors: problems}))
+		s.render(w, r, http.StatusBadRequest, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: f, Policies: enabled, Errors: problems}))
 		return
 	}
-	if err := s.eng.StartScoring(c.Account.Name, users, days, reason); err != nil {
+	if err := s.eng.StartScoring(c.Account.Name, users, f.Policies, days, reason); err != nil {
 		// The form was checked above, so this is the engine or the store failing; keep
 		// what the admin typed.
 		s.log.Error("ui: start scoring", "user", c.Account.Name, "users", len(users), "err", err)
 		s.render(w, r, http.StatusInternalServerError, scoringPage(s.page(r, c, "Start scoring users"),
-			scoringView{Form: f, Errors: []string{"Not started: " + err.Error()}}))
+			scoringView{Form: f, Policies: enabled, Errors: []string{"Not started: " + err.Error()}}))
 		return
 	}
 	res := &scoringResult{Days: days, Until: s.now().UTC().Add(time.Duration(days) * 24 * time.Hour), Reason: reason, Duplicates: dups}
-	pols, st := s.eng.Policies(), s.eng.Settings()
+	var chosen []engine.Policy
+	for _, p := range s.eng.Policies() {
+		if slices.Contains(f.Policies, p.Name) {
+			chosen = append(chosen, p)
+		}
+	}
+	st := s.eng.Settings()
 	for _, u := range users {
-		su := scoredUser{UPN: u, Policies: coveringPolicies(pols, &st, u)}
+		su := scoredUser{UPN: u, Policies: coveringPolicies(chosen, &st, u)}
 		if len(su.Policies) == 0 {
 			res.Uncovered++
 		}
@@ -95,7 +116,21 @@ func (s *server) startScoring(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 	// A fresh form: reloading the result should not look like an invitation to resend.
 	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"),
-		scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Done: res}))
+		scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Policies: enabled, Done: res}))
+}
+
+// checkScoringPolicies: at least one policy, each an enabled one.
+func checkScoringPolicies(chosen, enabled []string) []string {
+	if len(chosen) == 0 {
+		return []string{"Policies: choose at least one policy to score the users by."}
+	}
+	var out []string
+	for _, name := range chosen {
+		if !slices.Contains(enabled, name) {
+			out = append(out, fmt.Sprintf("Policies: %s is not an enabled policy.", quoteValue(name)))
+		}
+	}
+	return out
 }
 
 // parseScoringForm checks the whole form and returns every problem, each naming its
@@ -269,32 +304,16 @@ func quoteRune(r rune) string {
 	return strconv.QuoteRune(r)
 }
 
-// coveringPolicies lists the enabled policies whose users include upn: "*", the UPN, or
-// a priority user group it belongs to (the engine's Policy.covers; only enabled
-// policies score).
+// coveringPolicies lists the enabled policies of pols whose users include upn (the
+// engine's Policy.Covers; only enabled policies score).
 func coveringPolicies(pols []engine.Policy, st *engine.Settings, upn string) []string {
 	var out []string
 	for _, p := range pols {
-		if !p.Enabled {
-			continue
-		}
-		for _, u := range p.Users {
-			if u == "*" || strings.EqualFold(u, upn) || groupHas(st, u, upn) {
-				out = append(out, p.Name)
-				break
-			}
+		if p.Enabled && p.Covers(upn, st) {
+			out = append(out, p.Name)
 		}
 	}
 	return out
-}
-
-func groupHas(st *engine.Settings, group, upn string) bool {
-	for _, g := range st.PriorityGroups {
-		if strings.EqualFold(g.Name, group) {
-			return slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, upn) })
-		}
-	}
-	return false
 }
 
 func plural(n int, one, many string) string {

@@ -58,7 +58,8 @@ func TestStartScoring(t *testing.T) {
 		t.Fatal("the policies list does not link to /policies/scoring")
 	}
 	form := c.get("/policies/scoring")
-	if !strings.Contains(form, `name="days"`) || !strings.Contains(form, `value="30"`) || !strings.Contains(form, `name="reason"`) {
+	if !strings.Contains(form, `name="days"`) || !strings.Contains(form, `value="30"`) || !strings.Contains(form, `name="reason"`) ||
+		!strings.Contains(form, `name="policy" value="Departing"`) {
 		t.Fatalf("form: no days field defaulting to 30 or no reason field:\n%s", form)
 	}
 
@@ -77,7 +78,7 @@ func TestStartScoring(t *testing.T) {
 		t.Error("bad form: the typed users are not kept in the form")
 	}
 	// Without the CSRF token: refused, nothing changes.
-	resp = c.do("POST", "/policies/scoring", url.Values{"users": {"alice@contoso.com"}, "days": {"7"}, "reason": {"x"}}, nil)
+	resp = c.do("POST", "/policies/scoring", url.Values{"users": {"alice@contoso.com"}, "days": {"7"}, "reason": {"x"}, "policy": {"Departing"}}, nil)
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("token-less post: status %d, want 403", resp.StatusCode)
 	}
@@ -87,7 +88,12 @@ func TestStartScoring(t *testing.T) {
 
 	// Purview's CSV: header, other columns, a duplicate in another case, a user no policy covers.
 	csv := "\uFEFFUser Principal Name,Display Name\r\nAlice@Contoso.com,Alice\r\nbob@contoso.com,\"Smith, Bob\"\r\nALICE@contoso.com,Alice again\r\ncarol@contoso.com,Carol\r\n"
+	// No policy chosen: refused, named.
 	resp = c.post("/policies/scoring", url.Values{"users": {csv}, "days": {"7"}, "reason": {"HR tip-off 42"}})
+	if page := body(resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "choose at least one policy") {
+		t.Fatalf("no policy: status %d, want 400 naming the policies", resp.StatusCode)
+	}
+	resp = c.post("/policies/scoring", url.Values{"users": {csv}, "days": {"7"}, "reason": {"HR tip-off 42"}, "policy": {"Departing"}})
 	page = body(resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("start scoring: status %d:\n%s", resp.StatusCode, page)

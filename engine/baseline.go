@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Baselines: what a user's day usually looks like for one indicator (docs/engine.md
+// "Threshold modes"). In user mode a day's count reaches a level only when it reaches
+// the fixed threshold and also stands out from the user's own history: it must exceed
+// the larger of the 95th percentile and mean + 3 standard deviations of the user's daily
+// counts over their active days among the previous baselineDays days. A user with fewer
+// active days than Settings.BaselineMinDays is compared with their department, then the
+// organisation.
+
+const (
+	// baselineDays is the history a baseline looks back over, as Purview's thresholds
+	// "specific to the user's activity" and its cumulative detection do: the 30 days
+	// before the week being scored (historyOf). Leaving the week out keeps a burst from
+	// becoming its own baseline: with the previous 30 days, a user who copies files
+	// every day of a week is "usual" by the third day.
+	baselineDays = 30
+	// minGroupUserDays is the smallest pooled sample (active user-days in the window)
+	// for a department or the organisation to serve as a baseline: below it a handful
+	// of people would define "usual" for everyone.
+	minGroupUserDays = 50
+)
+
+// historyOf is the window of days a baseline for day d looks at: the baselineDays
+// days that end where the score window of d (scoreWindowDays, d included) begins.
+func historyOf(d int32) (from, to int32) {
+	to = d - scoreWindowDays
+	return to - baselineDays + 1, to
+}
+
+// usual is a baseline: the history a day's count is compared with.
+type usual struct {
+	ok       bool
+	group    string // "" for the user's own history, else "department X" or "organisation"
+	days     int    // active days (user) or active user-days (group) in the window
+	lo, p95  int    // the user's smallest and 95th-percentile day (own history only)
+	mean, sd float64
+	limit    float64 // a count must exceed this to stand out
+}
+
+func (u usual) standsOut(n int) bool { return !u.ok || float64(n) > u.limit }
+
+// describe says in words what a count was compared with.
+func (u usual) describe(what string) string {
+	if !u.ok {
+		return "no baseline yet: fixed thresholds only"
+	}
+	if u.group == "" {
+		return fmt.Sprintf("this user's usual is %d–%d %s a day (%d active days in the %d before this week)", u.lo, u.p95, what, u.days, baselineDays)
+	}
+	return fmt.Sprintf("too little history of this user; the %s usually has %.1f ± %.1f %s a day (limit %.1f)", u.group, u.mean, u.sd, what, u.limit)
+}
+
+// dayCount is the number of matching events of one indicator on one day.
+type dayCount struct {
+	ind uint16
+	day int32
+	n   int32
+}
+
+// dailyTable holds a user's daily counts, sorted by (indicator, day).
+type dailyTable []dayCount
+
+func (t dailyTable) window(ind uint16, from, to int32) []dayCount {
+	i := sort.Search(len(t), func(i int) bool { return t[i].ind > ind || (t[i].ind == ind && t[i].day >= from) })
+	j := i
+	for j < len(t) && t[j].ind == ind && t[j].day <= to {
+		j++
+	}
+	return t[i:j]
+}
+
+func (t dailyTable) count(ind uint16, day int32) int {
+	w := t.window(ind, day, day)
+	if len(w) == 0 {
+		return 0
+	}
+	return int(w[0].n)
+}
+
+// ownBaseline computes the user's own baseline for counts on day d, from the counts
+// in the window before it (nonzero days) and the number of active days in it.
+func ownBaseline(counts []dayCount, active, minDays int) usual {
+	if active < max(minDays, 1) {
+		return usual{}
+	}
+	vals := make([]int, 0, len(counts))
+	sum, sumsq := 0.0, 0.0
+	for _, c := range counts {
+		vals = append(vals, int(c.n))
+		sum += float64(c.n)
+		sumsq += float64(c.n) * float64(c.n)
+	}
+	// A day with a count is an active day; a longer list means the active-day set and
+	// the counts disagree (it cannot, but the percentile below must not go negative).
+	active = max(active, len(vals))
+	zeros := active - len(vals)
+	slices.Sort(vals)
+	u := usual{ok: true, days: active}
+	u.mean = sum / float64(active)
+	u.sd = math.Sqrt(math.Max(0, sumsq/float64(active)-u.mean*u.mean))
+	// Nearest rank over the ascending sample: zeros first, then the counts.
+	r := int(math.Ceil(0.95*float64(active))) - 1
+	if r >= zeros {
+		u.p95 = vals[r-zeros]
+	}
+	if zeros == 0 && len(vals) > 0 {
+		u.lo = vals[0]
+	}
+	u.limit = math.Max(float64(u.p95), u.mean+3*poissonFloor(u.mean, u.sd))
+	return u
+}
+
+// poissonFloor is the standard deviation used for "mean + 3σ": at least √mean, because a
+// daily count of events is at least as variable as a Poisson count. Without the floor a
+// perfectly regular history (12 mails every day) would make 15 look extraordinary.
+func poissonFloor(mean, sd float64) float64 { return math.Max(sd, math.Sqrt(mean)) }
+
+// groupKey addresses the pooled daily statistics of a group (0 = the organisation,
+// else a department) for one indicator and day.
+type groupKey struct {
+	group uint16
+	ind   uint16
+	day   int32
+}
+
+type groupAgg struct{ sum, sumsq int64 }
+
+type groupDay struct {
+	group uint16
+	day   int32
+}
+
+// groupStats are the department and organisation statistics, computed over every user
+// by a settle pass (Engine.settle). Between passes they are not updated: evaluations
+// that rely on them do not raise new alerts until the next pass (see evaluation.shared).
+type groupStats struct {
+	depts  map[string]uint16
+	names  []string // group number -> name ("" for the organisation)
+	agg    map[groupKey]groupAgg
+	active map[groupDay]int32 // active users of the group on the day
+	// Cumulative exfiltration norms: per exfiltration indicator set, group and day,
+	// the configured percentile of the users' 30-day totals.
+	pct map[pctKey]int
+}
+
+type pctKey struct {
+	set   string // exfilSet.key
+	group uint16
+	day   int32
+}
+
+func newGroupStats() *groupStats {
+	return &groupStats{depts: map[string]uint16{}, names: []string{""}, agg: map[groupKey]groupAgg{},
+		active: map[groupDay]int32{}, pct: map[pctKey]int{}}
+}
+
+func (g *groupStats) groupOf(dept string) uint16 {
+	if dept == "" {
+		return 0
+	}
+	if n, ok := g.depts[dept]; ok {
+		return n
+	}
+	n := uint16(len(g.names))
+	g.depts[dept] = n
+	g.names = append(g.names, dept)
+	return n
+}
+
+// addUser pools one user's daily counts and active days into their department and the
+// organisation.
+func (g *groupStats) addUser(ux *userIndex, t dailyTable, from, to int32) {
+	groups := []uint16{0}
+	if d := ux.department(); d != "" {
+		groups = append(groups, g.groupOf(d))
+	}
+	for _, c := range t {
+		if c.day < from || c.day > to {
+			continue
+		}
+		for _, gr := range groups {
+			k := groupKey{gr, c.ind, c.day}
+			a := g.agg[k]
+			a.sum += int64(c.n)
+			a.sumsq += int64(c.n) * int64(c.n)
+			g.agg[k] = a
+		}
+	}
+	for d := from; d <= to; d++ {
+		if ux.active.has(d) {
+			for _, gr := range groups {
+				g.active[groupDay{gr, d}]++
+			}
+		}
+	}
+}
+
+// baseline is the pooled mean + 3σ of a group's active user-days in the history of
+// day d; not ok when the group has too few.
+func (g *groupStats) baseline(group uint16, ind uint16, d int32) usual {
+	var n, sum, sumsq float64
+	from, to := historyOf(d)
+	for x := from; x <= to; x++ {
+		n += float64(g.active[groupDay{group, x}])
+		a := g.agg[groupKey{group, ind, x}]
+		sum += float64(a.sum)
+		sumsq += float64(a.sumsq)
+	}
+	if n < minGroupUserDays {
+		return usual{}
+	}
+	u := usual{ok: true, days: int(n), group: "organisation"}
+	if group != 0 {
+		u.group = "department " + g.names[group]
+	}
+	u.mean = sum / n
+	u.sd = math.Sqrt(math.Max(0, sumsq/n-u.mean*u.mean))
+	u.limit = u.mean + 3*poissonFloor(u.mean, u.sd)
+	return u
+}
