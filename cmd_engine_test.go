@@ -111,6 +111,52 @@ func TestPolicyAndAlertsCLI(t *testing.T) {
 	if _, _, code := e.irm(t, "alerts", "-status", "open"); code != 2 {
 		t.Errorf("bad -status: exit %d, want 2", code)
 	}
+	testPolicyBacktestCLI(t, e, users)
+}
+
+// testPolicyBacktestCLI replays the ingested demo through an existing policy and a
+// candidate file: the users it would alert are the ones the engine alerted, and nothing
+// changes.
+func testPolicyBacktestCLI(t *testing.T, e *testEnv, alerted map[string]bool) {
+	before := e.mustIRM(t, "alerts", "-json")
+	out := e.mustIRM(t, "policy", "backtest", "-days", "21", "-json", "Risky browsing")
+	var res struct {
+		Policy  string `json:"policy"`
+		Days    int    `json:"days"`
+		Cutoff  int    `json:"cutoff"`
+		Users   int    `json:"users"`
+		Alerted []struct {
+			User     string `json:"user"`
+			Severity string `json:"severity"`
+		} `json:"alerted"`
+		Rate float64 `json:"alerts_per_1000_users_per_30_days"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("backtest -json: %v\n%s", err, out)
+	}
+	if res.Policy != "Risky browsing" || res.Days != 21 || res.Cutoff != 40 || res.Users != 40 || len(res.Alerted) != 1 || !alerted[res.Alerted[0].User] || res.Rate <= 0 {
+		t.Errorf("backtest of Risky browsing: %+v", res)
+	}
+	cand := filepath.Join(e.dir, "candidate.toml")
+	os.WriteFile(cand, []byte("[[policy]]\nname = \"Strict browsing\"\ntemplate = \"risky_browsing\"\nusers = [\"*\"]\nthreshold_mode = \"fixed\"\n"), 0o644)
+	text := e.mustIRM(t, "policy", "backtest", "-days", "21", "-volume", "more", cand)
+	for _, want := range []string{`Policy "Strict browsing" (risky_browsing), threshold mode fixed`, "an alert needs a score of 25", "Alerts per 1,000 users per 30 days:", "What drove them"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("backtest text lacks %q:\n%s", want, text)
+		}
+	}
+	if _, errs, code := e.irm(t, "policy", "backtest", "No such policy"); code != 1 || !strings.Contains(errs, "neither a policy") {
+		t.Errorf("unknown policy: exit %d, %s", code, errs)
+	}
+	if _, errs, code := e.irm(t, "policy", "backtest", "-volume", "loud", "Risky browsing"); code != 2 || !strings.Contains(errs, "-volume") {
+		t.Errorf("bad volume: exit %d, %s", code, errs)
+	}
+	if after := e.mustIRM(t, "alerts", "-json"); after != before {
+		t.Error("backtests changed the alerts")
+	}
+	if list := e.mustIRM(t, "policy", "list"); strings.Contains(list, "Strict browsing") {
+		t.Error("the candidate policy was saved")
+	}
 }
 
 // TestAlertsWhileServing drops the demo feeds into a running `irm serve` and reads the

@@ -285,6 +285,16 @@ func (e *Engine) InScope() map[string]int {
 	return out
 }
 
+// ParsePolicyFile parses a policy file against the current rule set without saving
+// anything (for a backtest of a candidate policy).
+func (e *Engine) ParsePolicyFile(name string, data []byte) ([]Policy, error) {
+	rs := e.ruleSet()
+	if rs == nil {
+		return nil, errors.New("no rule set loaded")
+	}
+	return ParsePolicies(name, data, rs)
+}
+
 // ImportPolicies parses a policy file and saves every policy in it (create or update).
 // All of them are validated first: one bad policy saves none.
 func (e *Engine) ImportPolicies(actor, name string, data []byte) (int, error) {
