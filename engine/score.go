@@ -656,9 +656,6 @@ func unitOf(ind *dsl.Indicator) string {
 func scoreWindows(ins []Insight) int {
 	best, bestSet := 0, []int(nil)
 	for end := range ins {
-		if ins[end].Kind == "cumulative" {
-			continue
-		}
 		d := ins[end].day
 		strongest := map[string]int{}
 		other := false
