@@ -366,4 +366,3 @@ func (db *DB) AuditEntries(f AuditFilter, fn func(AuditEntry) error) error {
 	}
 	return nil
 }
-
