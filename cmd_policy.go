@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -50,7 +51,7 @@ func runPolicy(args []string) error {
 		if err != nil {
 			return err
 		}
-		n, err := e.ImportPolicies(engineActor(), rest[0], data)
+		n, err := e.ImportPolicies(account.CLIActor(), rest[0], data)
 		if err != nil {
 			return err
 		}

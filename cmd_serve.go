@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"irm/account"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -54,7 +55,7 @@ func cliLogger() *slog.Logger {
 
 // openStoreFor opens the Badger store named by the config.
 func openStoreFor(cfg *config.Config, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log})
+	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log, AuditKeyFile: cfg.Audit.KeyFile})
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("data dir %s is in use by another irm process (irm serve?); stop it first", cfg.DataDir)
@@ -97,7 +98,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	// With no accounts yet, create "admin" and print its one-time password.
-	if err := ui.EnsureAdmin(db, os.Stdout); err != nil {
+	if err := account.EnsureAdmin(db, os.Stdout); err != nil {
 		return err
 	}
 

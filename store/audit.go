@@ -40,6 +40,10 @@ const (
 	maxAuditDetails  = 16 << 10
 )
 
+// AuditCategories are the audit log's categories, in the order the UI's filter offers
+// them: backup covers backups and restores, audit the log's own upkeep (pruning).
+var AuditCategories = []string{"policies", "settings", "rules", "alerts", "cases", "notices", "users", "signin", "export", "backup", "audit"}
+
 // AuditEntry is one recorded state change.
 //
 // Category: policies|settings|rules|alerts|cases|notices|users|signin|export|backup|audit.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 
-	"irm/store"
+	"irm/account"
 )
 
 // pageCtx is what the layout needs about the viewer and the page.
@@ -19,7 +19,7 @@ type pageCtx struct {
 	CSRF      string
 	Nav       []navItem
 	Flash     string
-	CanReveal bool // holds PermRealNames and pseudonymization is on
+	CanReveal bool // holds account.PermRealNames and pseudonymization is on
 	Revealed  bool
 }
 
@@ -32,15 +32,15 @@ type navItem struct {
 // may open it, so the menu is the viewer's own site map.
 var nav = []struct {
 	Href, Label string
-	Perm        Perm
+	Perm        account.Perm
 }{
-	{"/", "Overview", PermSignedIn},
-	{"/alerts", "Alerts", PermAlerts},
-	{"/policies", "Policies", PermConfigure},
-	{"/settings", "Settings", PermConfigure},
-	{"/connectors", "Connectors", PermConnectors},
-	{"/admin/users", "Accounts", PermAccounts},
-	{"/audit", "Audit log", PermAudit},
+	{"/", "Overview", account.PermSignedIn},
+	{"/alerts", "Alerts", account.PermAlerts},
+	{"/policies", "Policies", account.PermConfigure},
+	{"/settings", "Settings", account.PermConfigure},
+	{"/connectors", "Connectors", account.PermConnectors},
+	{"/admin/users", "Accounts", account.PermAccounts},
+	{"/audit", "Audit log", account.PermAudit},
 }
 
 func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
@@ -55,7 +55,7 @@ func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
 			p.Nav = append(p.Nav, navItem{Href: n.Href, Label: n.Label, Active: active})
 		}
 	}
-	p.CanReveal = s.pseudonymizing() && c.can(PermRealNames)
+	p.CanReveal = s.pseudonymizing() && c.can(account.PermRealNames)
 	p.Revealed = p.CanReveal && c.Session.Reveal
 	return p
 }
@@ -128,14 +128,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // audit appends to the audit log. A failure to audit is logged loudly: the change has
 // already happened, and hiding it would be worse.
 func (s *server) audit(actor, category, activity, target string, before, after any, details string) {
-	e := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
-	if before != nil {
-		e.Before, _ = json.Marshal(before)
-	}
-	if after != nil {
-		e.After, _ = json.Marshal(after)
-	}
-	if _, err := s.db.AppendAudit(e); err != nil {
+	if _, err := s.db.Audit(actor, category, activity, target, before, after, details); err != nil {
 		s.log.Error("ui: audit append failed", "actor", actor, "activity", activity, "err", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"irm/account"
 	"irm/store"
 )
 
@@ -26,7 +27,9 @@ type reqCtx struct {
 	token   string
 }
 
-func (c *reqCtx) can(p Perm) bool { return c != nil && !c.Account.Disabled && Can(c.Account.Roles, p) }
+func (c *reqCtx) can(p account.Perm) bool {
+	return c != nil && !c.Account.Disabled && account.Can(c.Account.Roles, p)
+}
 
 // guard wraps a route's handler with the checks its table entry asks for: a live
 // session, a valid CSRF token and same origin on state-changing requests, and the

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"irm/account"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -58,7 +59,7 @@ type server struct {
 // route is one entry of the site map: who may do what where.
 type route struct {
 	Method, Path string
-	Perm         Perm // "" = public
+	Perm         account.Perm // "" = public
 	h            handler
 }
 
@@ -93,7 +94,7 @@ func newServer(opt Options) (*server, error) {
 	if s.maxAge <= 0 {
 		s.maxAge = 12 * time.Hour
 	}
-	key, err := s.db.SecretKey("pseudonym")
+	key, err := account.PseudonymKey(s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -114,38 +115,38 @@ func (s *server) siteMap() []route {
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/login", "", s.showLogin},
 		{"POST", "/login", "", s.signIn},
-		{"GET", "/logout", PermSignedIn, s.showLogout},
-		{"POST", "/logout", PermSignedIn, s.signOut},
-		{"GET", "/{$}", PermSignedIn, s.showOverview},
-		{"POST", "/privacy/reveal", PermRealNames, s.setReveal},
+		{"GET", "/logout", account.PermSignedIn, s.showLogout},
+		{"POST", "/logout", account.PermSignedIn, s.signOut},
+		{"GET", "/{$}", account.PermSignedIn, s.showOverview},
+		{"POST", "/privacy/reveal", account.PermRealNames, s.setReveal},
 
-		{"GET", "/settings", PermConfigure, s.showSettings},
-		{"POST", "/settings", PermConfigure, s.saveSettings},
-		{"GET", "/policies", PermConfigure, s.showPolicies},
-		{"GET", "/policies/new", PermConfigure, s.showWizard},
-		{"POST", "/policies/new", PermConfigure, s.stepWizard},
-		{"GET", "/policies/scoring", PermConfigure, s.showScoring},
-		{"POST", "/policies/scoring", PermConfigure, s.startScoring},
-		{"GET", "/policies/{name}", PermConfigure, s.showPolicy},
-		{"POST", "/policies/{name}", PermConfigure, s.savePolicy},
-		{"POST", "/policies/{name}/delete", PermConfigure, s.deletePolicy},
-		{"GET", "/connectors", PermConnectors, s.showConnectors},
+		{"GET", "/settings", account.PermConfigure, s.showSettings},
+		{"POST", "/settings", account.PermConfigure, s.saveSettings},
+		{"GET", "/policies", account.PermConfigure, s.showPolicies},
+		{"GET", "/policies/new", account.PermConfigure, s.showWizard},
+		{"POST", "/policies/new", account.PermConfigure, s.stepWizard},
+		{"GET", "/policies/scoring", account.PermConfigure, s.showScoring},
+		{"POST", "/policies/scoring", account.PermConfigure, s.startScoring},
+		{"GET", "/policies/{name}", account.PermConfigure, s.showPolicy},
+		{"POST", "/policies/{name}", account.PermConfigure, s.savePolicy},
+		{"POST", "/policies/{name}/delete", account.PermConfigure, s.deletePolicy},
+		{"GET", "/connectors", account.PermConnectors, s.showConnectors},
 
-		{"GET", "/alerts", PermAlerts, s.showAlerts},
-		{"GET", "/alerts/{id}", PermAlerts, s.showAlert},
-		{"POST", "/alerts/{id}/status", PermAlerts, s.setAlertStatus},
+		{"GET", "/alerts", account.PermAlerts, s.showAlerts},
+		{"GET", "/alerts/{id}", account.PermAlerts, s.showAlert},
+		{"POST", "/alerts/{id}/status", account.PermAlerts, s.setAlertStatus},
 
-		{"GET", "/admin/users", PermAccounts, s.showUsers},
-		{"POST", "/admin/users", PermAccounts, s.createUser},
-		{"POST", "/admin/users/{name}", PermAccounts, s.updateUser},
+		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
+		{"POST", "/admin/users", account.PermAccounts, s.createUser},
+		{"POST", "/admin/users/{name}", account.PermAccounts, s.updateUser},
 
-		{"GET", "/audit", PermAudit, s.showAudit},
-		{"GET", "/audit/export.csv", PermAudit, s.exportAudit},
+		{"GET", "/audit", account.PermAudit, s.showAudit},
+		{"GET", "/audit/export.csv", account.PermAudit, s.exportAudit},
 
-		{"GET", "/api/v1/alerts", PermAlerts, s.apiAlerts},
-		{"GET", "/api/v1/alerts/{id}", PermAlerts, s.apiAlert},
-		{"POST", "/api/v1/alerts/{id}/status", PermAlerts, s.apiSetAlertStatus},
-		{"GET", "/api/v1/me", PermSignedIn, s.apiMe},
+		{"GET", "/api/v1/alerts", account.PermAlerts, s.apiAlerts},
+		{"GET", "/api/v1/alerts/{id}", account.PermAlerts, s.apiAlert},
+		{"POST", "/api/v1/alerts/{id}/status", account.PermAlerts, s.apiSetAlertStatus},
+		{"GET", "/api/v1/me", account.PermSignedIn, s.apiMe},
 	}
 }
 
