@@ -12,7 +12,6 @@ import (
 	"irm/store"
 )
 
-
 const auditPageSize = 50
 
 // auditQuery is the audit page's filter as the user typed it (dates as yyyy-mm-dd, UTC).
