@@ -115,6 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ln.Close()
 		return err
 	}
+	defer handler.Close() // before db.Close: it writes pending sign-in refusal summaries
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -175,8 +176,10 @@ func isLoopback(host string) bool {
 
 // httpHandler is the whole HTTP surface: the web UI and API (package ui), which also
 // answers /healthz.
-func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != ""})
+func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (*ui.Handler, error) {
+	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != "",
+		IdleTimeout: time.Duration(cfg.UI.SessionIdleMinutes) * time.Minute,
+		MaxAge:      time.Duration(cfg.UI.SessionMaxHours) * time.Hour})
 	if err != nil {
 		return nil, fmt.Errorf("web ui: %w", err)
 	}

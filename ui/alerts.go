@@ -127,7 +127,7 @@ func (s *server) setAlertStatus(w http.ResponseWriter, r *http.Request, c *reqCt
 		s.badRequest(w, r, c, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/alerts/"+url.PathEscape(id)+"?flash="+url.QueryEscape("Status changed"), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/alerts/"+url.PathEscape(id), "Status changed")
 }
 
 // alertCounts returns a policy's active (needs review or confirmed) and confirmed alerts.

@@ -44,10 +44,11 @@ var nav = []struct {
 }
 
 func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
-	p := pageCtx{Title: title, Path: r.URL.Path, Flash: r.URL.Query().Get("flash")}
+	p := pageCtx{Title: title, Path: r.URL.Path}
 	if c == nil {
 		return p
 	}
+	p.Flash = s.takeFlash(c)
 	p.User, p.Roles, p.CSRF = c.Account.Name, c.Account.Roles, c.Session.CSRF
 	for _, n := range nav {
 		if c.can(n.Perm) {
@@ -113,12 +114,44 @@ func (s *server) badRequest(w http.ResponseWriter, r *http.Request, c *reqCtx, m
 	s.render(w, r, http.StatusBadRequest, errorPage(s.page(r, c, "Cannot do that"), http.StatusBadRequest, msg))
 }
 
+// writeJSON answers with v as JSON. The answer is valid UTF-8 even when v carries raw
+// feed bytes that are not (json.RawMessage is copied verbatim): invalid bytes become
+// U+FFFD, as the stored event's own fields already are.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(bytes.ToValidUTF8(append(b, '\n'), []byte("\uFFFD")))
+}
+
+// redirectFlash sends the browser to path with a message for the next page. The
+// message is kept in the server-side session, never in the URL, so nobody can make the
+// banner say something of their choosing with a link.
+func (s *server) redirectFlash(w http.ResponseWriter, r *http.Request, c *reqCtx, path, msg string) {
+	if c != nil {
+		c.Session.Flash = msg
+		if err := s.db.PutSession(c.token, c.Session, s.maxAge); err != nil {
+			s.log.Error("ui: flash", "err", err)
+		}
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// takeFlash returns the session's pending message and clears it, so it shows once.
+func (s *server) takeFlash(c *reqCtx) string {
+	msg := c.Session.Flash
+	if msg == "" {
+		return ""
+	}
+	c.Session.Flash = ""
+	if err := s.db.PutSession(c.token, c.Session, s.maxAge); err != nil {
+		s.log.Error("ui: flash", "err", err)
+	}
+	return msg
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

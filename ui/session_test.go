@@ -148,46 +148,6 @@ func TestSessionTimeouts(t *testing.T) {
 	}
 }
 
-// TestLoginThrottle: after five failures for one name from one address, even the right
-// password is refused until the lockout ends; every attempt is audited.
-func TestLoginThrottle(t *testing.T) {
-	env := newTestEnv(t)
-	now := time.Now()
-	env.srv.now = func() time.Time { return now }
-	try := func(pw string) int {
-		c := env.client()
-		m := csrfRE.FindStringSubmatch(c.get("/login"))
-		return c.do("POST", "/login", url.Values{"csrf": {m[1]}, "name": {account.RoleAuditor}, "password": {pw}}, nil).StatusCode
-	}
-	for i := 0; i < maxFailures; i++ {
-		if got := try("wrong"); got != http.StatusUnauthorized {
-			t.Fatalf("failure %d: status %d, want 401", i+1, got)
-		}
-	}
-	if got := try(testPassword(account.RoleAuditor)); got != http.StatusTooManyRequests {
-		t.Fatalf("right password while locked: %d, want 429", got)
-	}
-	now = now.Add(baseLockout + time.Second)
-	if got := try(testPassword(account.RoleAuditor)); got != http.StatusSeeOther {
-		t.Fatalf("right password after lockout: %d, want 303", got)
-	}
-	var failed, refused, ok int
-	env.db.AuditEntries(store.AuditFilter{Category: "signin", Actor: account.RoleAuditor}, func(e store.AuditEntry) error {
-		switch {
-		case e.Activity == "Sign-in failed":
-			failed++
-		case strings.HasPrefix(e.Activity, "Sign-in refused"):
-			refused++
-		case e.Activity == "Signed in":
-			ok++
-		}
-		return nil
-	})
-	if failed != maxFailures || refused != 1 || ok != 1 {
-		t.Fatalf("audit: %d failed, %d refused, %d signed in; want %d, 1, 1", failed, refused, ok, maxFailures)
-	}
-}
-
 // TestDisabledAccount: disabling signs the account out at once and sign-in fails.
 func TestDisabledAccount(t *testing.T) {
 	env := newTestEnv(t)

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -50,7 +51,10 @@ type server struct {
 	idle     time.Duration
 	maxAge   time.Duration
 	throttle *throttle
-	pseudo   []byte // HMAC key for pseudonyms
+	refusals *refusalLog
+	origin   *http.CrossOriginProtection // first CSRF layer; the synchronizer token is the second
+	hashing  chan struct{}               // bounds concurrent password checks (argon2: 19 MiB each)
+	pseudo   []byte                      // HMAC key for pseudonyms
 	now      func() time.Time
 	mux      *http.ServeMux
 	routes   []route
@@ -67,13 +71,23 @@ type route struct {
 // c is nil on public routes.
 type handler func(w http.ResponseWriter, r *http.Request, c *reqCtx)
 
+// Handler is the UI and API. Close it before closing the store: it writes the pending
+// summaries of refused sign-ins.
+type Handler struct {
+	http.Handler
+	s *server
+}
+
+// Close writes what the UI still holds for the audit log (sign-in refusal summaries).
+func (h *Handler) Close() { h.s.refusals.flush() }
+
 // New returns the UI and API handler.
-func New(opt Options) (http.Handler, error) {
+func New(opt Options) (*Handler, error) {
 	s, err := newServer(opt)
 	if err != nil {
 		return nil, err
 	}
-	return s.headers(s.mux), nil
+	return &Handler{Handler: s.headers(s.mux), s: s}, nil
 }
 
 func newServer(opt Options) (*server, error) {
@@ -84,10 +98,13 @@ func newServer(opt Options) (*server, error) {
 		db: opt.DB, eng: opt.Engine, rules: opt.Rules, cfg: opt.Config, log: opt.Logger,
 		secure: opt.Secure, idle: opt.IdleTimeout, maxAge: opt.MaxAge,
 		throttle: newThrottle(), now: time.Now, mux: http.NewServeMux(),
+		origin:  http.NewCrossOriginProtection(),
+		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.refusals = newRefusalLog(s.db, s.log, func() time.Time { return s.now() })
 	if s.idle <= 0 {
 		s.idle = 30 * time.Minute
 	}

@@ -3,7 +3,6 @@ package ui
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -38,7 +37,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.renderUsers(w, r, c, http.StatusBadRequest, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape("Added account "+name), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/admin/users", "Added account "+name)
 }
 
 // updateUser applies one action from a row of the accounts table.
@@ -86,7 +85,7 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape(done), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/admin/users", done)
 }
 
 func hasRole(roles []string, r string) bool { return slices.Contains(roles, r) }
