@@ -74,7 +74,7 @@ func runAudit(args []string, stdout io.Writer) error {
 	}
 
 	if asJSON {
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(utf8Writer{stdout})
 		return db.AuditEntries(f, func(e store.AuditEntry) error { return enc.Encode(e) })
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

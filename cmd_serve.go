@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"irm/account"
+	"irm/audit"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -121,6 +122,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+
+	// The audit chain head goes to this log (and syslog) at start, periodically and after
+	// pruning, so the log can later be checked against a record outside the database.
+	anchor := audit.NewAnchor(db, log, cfg.Audit.Syslog)
+	anchorDone := make(chan struct{})
+	go func() {
+		defer close(anchorDone)
+		anchor.Keep(ctx, time.Duration(cfg.Audit.AnchorMinutes)*time.Minute, cfg.Audit.RetentionDays)
+	}()
+	defer func() { cancel(); <-anchorDone }() // before the store closes
 
 	ingestDone := make(chan error, 1)
 	go func() { ingestDone <- in.Run(ctx) }()
