@@ -178,6 +178,18 @@ func runRestore(args []string) error {
 		return fmt.Errorf("restore from %s: %w", src, err)
 	}
 	io.Copy(io.Discard, r) // the whole file counts in its digest
+	// A backup from another appliance carries a log keyed with that appliance's key;
+	// restoring it under this key would make the whole log look forged.
+	if rep, err := db.VerifyAudit(""); err != nil || rep.Broken {
+		db.Close()
+		os.RemoveAll(work)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		return fmt.Errorf("restore from %s: the backup's audit log does not verify with this installation's audit key %s (entry %d: %s); "+
+			"if the backup comes from another appliance, copy that appliance's key file over %s and restore again; nothing was changed",
+			src, cfg.Audit.KeyFile, rep.BrokenAt, rep.Reason, cfg.Audit.KeyFile)
+	}
 	e, err := db.AuditRestore(account.CLIActor(), source, hex.EncodeToString(sum.Sum(nil)), replaced)
 	if err != nil {
 		db.Close()
@@ -193,6 +205,12 @@ func runRestore(args []string) error {
 	}
 	if !empty {
 		old := dataDir + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
+		for i := 2; ; i++ { // two restores within a second must not collide
+			if _, err := os.Lstat(old); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			old = fmt.Sprintf("%s.replaced-%s-%d", dataDir, time.Now().UTC().Format("20060102T150405Z"), i)
+		}
 		if err := os.Rename(dataDir, old); err != nil {
 			return err
 		}
