@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dgraph-io/badger/v4"
@@ -186,5 +191,77 @@ func TestCLIActorEverywhere(t *testing.T) {
 	}
 	if n < 2 {
 		t.Fatalf("expected a users and a settings entry:\n%s", list)
+	}
+}
+
+// TestServeAnchorsHeadToSyslog: irm serve sends the audit chain head to a real syslog
+// listener on loopback at start, records a rule file dropped into the rules directory
+// while it runs, and the head from syslog later checks the log with verify -head.
+func TestServeAnchorsHeadToSyslog(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	msgs := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 8192)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	e := newTestEnv(t, "[audit]\nsyslog = \"udp://"+pc.LocalAddr().String()+"\"\n")
+	os.MkdirAll(filepath.Join(e.dir, "rules.d"), 0o755)
+	cmd := exec.Command(irmBin, "serve", "-config", e.config)
+	cmd.Dir = e.dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	recorded := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "change recorded in the audit log") {
+				close(recorded)
+				io.Copy(io.Discard, stderr)
+				return
+			}
+		}
+	}()
+	var line string
+	select {
+	case line = <-msgs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no syslog message from serve within 30 s")
+	}
+	m := regexp.MustCompile(`irm audit chain head seq=\d+ hash=([0-9a-f]{64}) \(start\)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("syslog line %q", line)
+	}
+	rule := "[[list]]\nid = \"watched_hosts\"\nname = \"Watched\"\nitems = [\"a.example\"]\n"
+	os.WriteFile(filepath.Join(e.dir, "rules.d", "lists.toml"), []byte(rule), 0o644)
+	select {
+	case <-recorded:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not record the new rule file within 30 s")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	if out, stderr, code := e.irm(t, "audit", "verify", "-head", m[1]); code != 0 || !strings.Contains(out, "intact") {
+		t.Fatalf("verify -head from syslog: exit %d %s %s", code, out, stderr)
+	}
+	list := e.mustIRM(t, "audit", "list", "-category", "rules", "-json")
+	if !strings.Contains(list, "Rule file added") || !strings.Contains(list, `+id = \"watched_hosts\"`) {
+		t.Fatalf("the rule file dropped while serve ran is not in the audit log with its diff:\n%s", list)
 	}
 }
