@@ -192,3 +192,14 @@ func TestCLIActor(t *testing.T) {
 		t.Fatalf("root through sudo: %q, want cli:mallory", CLIActor())
 	}
 }
+
+// BenchmarkCheckPassword measures the strength check at the longest allowed password
+// (only the first 100 characters are judged).
+func BenchmarkCheckPassword(b *testing.B) {
+	pw := RandomPassword() + strings.Repeat("Velvet-Quarry-", 72)
+	for b.Loop() {
+		if err := CheckPassword("alice", pw[:MaxPasswordBytes]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
