@@ -82,7 +82,7 @@ func runAlerts(args []string) error {
 				Score: a.Score, Status: a.Status, Created: a.Created, Updated: a.Updated, RiskFactors: nonNil(a.RiskFactors),
 				Insights: a.Insights, EventIDs: nonNil(a.EventIDs)})
 		}
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(utf8Writer{os.Stdout})
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}

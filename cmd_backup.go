@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"irm/account"
+	"irm/audit"
+	"irm/store"
 )
 
 func init() {
@@ -44,6 +50,21 @@ func runBackup(args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Recorded before the data leaves, so the backup carries its own entry.
+	head, err := db.AuditHead()
+	if err != nil {
+		return err
+	}
+	where := target
+	if target == "-" {
+		where = "standard output"
+	} else if abs, err := filepath.Abs(target); err == nil {
+		where = abs
+	}
+	if _, err := db.Audit(account.CLIActor(), "backup", "Wrote backup", where, nil,
+		map[string]any{"file": where, "head": head}, "full database backup; audit chain head before it "+head.String()); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 
 	if target == "-" {
 		w := bufio.NewWriterSize(os.Stdout, 1<<20)
@@ -97,6 +118,7 @@ func runRestore(args []string) error {
 		return err
 	}
 	var r io.Reader = os.Stdin
+	source := "standard input"
 	if src != "-" {
 		f, err := os.Open(src)
 		if err != nil {
@@ -104,9 +126,16 @@ func runRestore(args []string) error {
 		}
 		defer f.Close()
 		r = f
+		if abs, err := filepath.Abs(src); err == nil {
+			source = abs
+		}
 	}
+	// The restore entry names the backup by its SHA-256, computed as it is read.
+	sum := sha256.New()
+	r = io.TeeReader(r, sum)
 
 	dataDir := filepath.Clean(cfg.DataDir)
+	var replaced *store.AuditHead
 	empty, err := dirEmpty(dataDir)
 	if err != nil {
 		return err
@@ -121,7 +150,14 @@ func runRestore(args []string) error {
 		if err != nil {
 			return fmt.Errorf("data dir %s is in use or unreadable: %w", dataDir, err)
 		}
+		// The head of the log being replaced goes into the restored log, so that
+		// verification can tell which entries the restore removed.
+		h, err := db.AuditHead()
 		db.Close()
+		if err != nil {
+			return fmt.Errorf("data dir %s: %w", dataDir, err)
+		}
+		replaced = &h
 	}
 
 	// Restore into a sibling directory and swap it in at the end, so a failed restore
@@ -141,12 +177,40 @@ func runRestore(args []string) error {
 		os.RemoveAll(work)
 		return fmt.Errorf("restore from %s: %w", src, err)
 	}
+	io.Copy(io.Discard, r) // the whole file counts in its digest
+	// A backup from another appliance carries a log keyed with that appliance's key;
+	// restoring it under this key would make the whole log look forged.
+	if rep, err := db.VerifyAudit(""); err != nil || rep.Broken {
+		db.Close()
+		os.RemoveAll(work)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		return fmt.Errorf("restore from %s: the backup's audit log does not verify with this installation's audit key %s (entry %d: %s); "+
+			"if the backup comes from another appliance, copy that appliance's key file over %s and restore again; nothing was changed",
+			src, cfg.Audit.KeyFile, rep.BrokenAt, rep.Reason, cfg.Audit.KeyFile)
+	}
+	e, err := db.AuditRestore(account.CLIActor(), source, hex.EncodeToString(sum.Sum(nil)), replaced)
+	if err != nil {
+		db.Close()
+		os.RemoveAll(work)
+		return fmt.Errorf("restore: %w", err)
+	}
+	anchor := audit.NewAnchor(db, cliLogger(), cfg.Audit.Syslog)
+	anchor.Write("restore")
+	anchor.Close()
 	if err := db.Close(); err != nil {
 		os.RemoveAll(work)
 		return fmt.Errorf("restore: %w", err)
 	}
 	if !empty {
 		old := dataDir + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
+		for i := 2; ; i++ { // two restores within a second must not collide
+			if _, err := os.Lstat(old); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			old = fmt.Sprintf("%s.replaced-%s-%d", dataDir, time.Now().UTC().Format("20060102T150405Z"), i)
+		}
 		if err := os.Rename(dataDir, old); err != nil {
 			return err
 		}
@@ -155,7 +219,10 @@ func runRestore(args []string) error {
 	if err := swapIn(work, dataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "restore: %s restored into %s\n", src, dataDir)
+	fmt.Fprintf(os.Stderr, "restore: %s restored into %s (audit entry %d: %s)\n", src, dataDir, e.Seq, e.Details)
+	if replaced != nil {
+		fmt.Fprintln(os.Stderr, "restore: run irm audit verify to see whether entries of the replaced log are gone")
+	}
 	return nil
 }
 

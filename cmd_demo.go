@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"irm/account"
 	"irm/demo"
 	"irm/engine"
 )
@@ -73,11 +74,11 @@ func runDemo(args []string) error {
 	if err == nil {
 		var s engine.Settings
 		if s, err = engine.ParseSettings("demo settings", []byte(m.SettingsTOML()), r.Current()); err == nil {
-			err = e.UpdateSettings("demo", s)
+			err = e.UpdateSettings(account.CLIActor(), s)
 		}
 	}
 	if err == nil {
-		_, err = e.ImportPolicies("demo", "default policies", engine.DefaultPolicies)
+		_, err = e.ImportPolicies(account.CLIActor(), "default policies", engine.DefaultPolicies)
 	}
 	if cerr := db.Close(); err == nil {
 		err = cerr

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"irm/audit"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -58,6 +59,10 @@ func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *con
 		return nil, nil, err
 	}
 	in.OnCommit(e.Process)
+	// Rule files can switch detections off: every change is audited with its diff.
+	if err := audit.WatchRules(db, r, cfg.Rules.Dir, log); err != nil {
+		return nil, nil, err
+	}
 	go func() {
 		if err := r.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("rules reloader stopped", "err", err)

@@ -130,6 +130,9 @@ func jsonEvent(w *bufio.Writer, ev *event.Event, i int) error {
 	if err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID, err)
 	}
+	// Raw is the record as received and may hold bytes that are not UTF-8; JSON
+	// readers refuse those, so they become U+FFFD as in the event's other fields.
+	b = validUTF8(b)
 	if i > 0 {
 		w.WriteString(",")
 	}

@@ -264,8 +264,18 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "not empty") {
 		t.Fatalf("restore over existing data: exit %d %s", code, stderr)
 	}
-	// Into a fresh data dir (another config).
+	// Into a fresh data dir (another config): refused while that appliance has another
+	// audit key, since the restored log would look forged; with the key copied over
+	// (the documented procedure) it goes through.
 	e2 := newTestEnv(t, "")
+	if _, stderr, code := e2.irm(t, "restore", bak); code != 1 || !strings.Contains(stderr, "audit key") {
+		t.Fatalf("restore under another audit key: exit %d %s", code, stderr)
+	}
+	key, err := os.ReadFile(filepath.Join(e.dir, "audit.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(e2.dir, "audit.key"), key, 0o600)
 	e2.mustIRM(t, "restore", bak)
 	if after := e2.mustIRM(t, "events", "-json"); after != before {
 		t.Fatalf("restored events differ: %d bytes vs %d", len(after), len(before))
@@ -356,7 +366,7 @@ func TestServeHealthzIngestAndGracefulStop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
 	}
-	db, err := store.Open(e.data, store.Options{})
+	db, err := store.Open(e.data, store.Options{AuditKeyFile: filepath.Join(e.dir, "audit.key")})
 	if err != nil {
 		t.Fatalf("store after serve: %v", err)
 	}

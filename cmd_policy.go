@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -58,7 +59,7 @@ func runPolicy(args []string) error {
 		if err != nil {
 			return err
 		}
-		n, err := e.ImportPolicies(engineActor(), rest[0], data)
+		n, err := e.ImportPolicies(account.CLIActor(), rest[0], data)
 		if err != nil {
 			return err
 		}

@@ -133,7 +133,7 @@ func rulesList(args []string, w io.Writer) error {
 		return loadErrorExit(w, err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(utf8Writer{w})
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
 			"indicators": rs.Indicators(),

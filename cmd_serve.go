@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"irm/account"
+	"irm/audit"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -54,7 +56,7 @@ func cliLogger() *slog.Logger {
 
 // openStoreFor opens the Badger store named by the config.
 func openStoreFor(cfg *config.Config, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log})
+	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log, AuditKeyFile: cfg.Audit.KeyFile})
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("data dir %s is in use by another irm process (irm serve?); stop it first", cfg.DataDir)
@@ -97,7 +99,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	// With no accounts yet, create "admin" and print its one-time password.
-	if err := ui.EnsureAdmin(db, os.Stdout); err != nil {
+	if err := account.EnsureAdmin(db, os.Stdout); err != nil {
 		return err
 	}
 
@@ -114,11 +116,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ln.Close()
 		return err
 	}
+	defer handler.Close() // before db.Close: it writes pending sign-in refusal summaries
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+
+	// The audit chain head goes to this log (and syslog) at start, periodically and after
+	// pruning, so the log can later be checked against a record outside the database.
+	anchor := audit.NewAnchor(db, log, cfg.Audit.Syslog)
+	anchorDone := make(chan struct{})
+	go func() {
+		defer close(anchorDone)
+		anchor.Keep(ctx, time.Duration(cfg.Audit.AnchorMinutes)*time.Minute, cfg.Audit.RetentionDays)
+	}()
+	defer func() { cancel(); <-anchorDone }() // before the store closes
 
 	ingestDone := make(chan error, 1)
 	go func() { ingestDone <- in.Run(ctx) }()
@@ -174,8 +187,10 @@ func isLoopback(host string) bool {
 
 // httpHandler is the whole HTTP surface: the web UI and API (package ui), which also
 // answers /healthz.
-func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != ""})
+func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (*ui.Handler, error) {
+	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != "",
+		IdleTimeout: time.Duration(cfg.UI.SessionIdleMinutes) * time.Minute,
+		MaxAge:      time.Duration(cfg.UI.SessionMaxHours) * time.Hour})
 	if err != nil {
 		return nil, fmt.Errorf("web ui: %w", err)
 	}

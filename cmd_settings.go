@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -56,7 +57,7 @@ func runSettings(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := e.UpdateSettings(engineActor(), s); err != nil {
+		if err := e.UpdateSettings(account.CLIActor(), s); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "settings imported from %s\n", rest[0])
@@ -83,15 +84,4 @@ func runSettings(args []string) error {
 		return err
 	}
 	return &exitError{2, fmt.Sprintf("irm settings: unknown sub-command %q (import, export)", sub)}
-}
-
-// engineActor names the operator in the audit log for command-line changes.
-func engineActor() string {
-	if u := os.Getenv("SUDO_USER"); u != "" {
-		return "cli:" + u
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return "cli:" + u
-	}
-	return "cli"
 }

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 
-	"irm/store"
-	"irm/ui"
+	"irm/account"
 )
 
 func init() {
@@ -20,23 +18,9 @@ func init() {
 		summary: "manage web UI accounts: add, list, disable, enable, roles, passwd",
 		usage: "add -role ROLE[,ROLE] [-password-stdin] NAME | list | disable NAME | enable NAME |\n" +
 			"         roles -role ROLE[,ROLE] NAME | passwd [-password-stdin] NAME\n" +
-			"  roles: " + strings.Join(ui.Roles, ", "),
+			"  roles: " + strings.Join(account.Roles, ", "),
 		run: func(args []string) error { return runUser(args, os.Stdin, os.Stdout) },
 	})
-}
-
-// cliActor names the person at the terminal in the audit log.
-func cliActor() string {
-	name := os.Getenv("SUDO_USER")
-	if name == "" {
-		if u, err := user.Current(); err == nil {
-			name = u.Username
-		}
-	}
-	if name == "" {
-		name = "unknown"
-	}
-	return "cli:" + name
 }
 
 func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
@@ -54,7 +38,7 @@ func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
 	pwStdin := false
 	switch sub {
 	case "add", "roles":
-		fs.StringVar(&role, "role", "", "role groups, comma-separated: "+strings.Join(ui.Roles, ", "))
+		fs.StringVar(&role, "role", "", "role groups, comma-separated: "+strings.Join(account.Roles, ", "))
 	}
 	switch sub {
 	case "add", "passwd":
@@ -77,7 +61,7 @@ func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
 	var roles []string
 	if sub == "add" || sub == "roles" {
 		var err error
-		if roles, err = ui.ParseRoles(role); err != nil {
+		if roles, err = account.ParseRoles(role); err != nil {
 			return &exitError{2, "irm user " + sub + ": -role: " + err.Error()}
 		}
 	}
@@ -90,7 +74,7 @@ func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
 			}
 			password = strings.TrimRight(line, "\r\n")
 		} else {
-			password = ui.RandomPassword()
+			password = account.RandomPassword()
 		}
 	}
 
@@ -98,16 +82,16 @@ func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays})
+	db, err := openStoreFor(cfg, quietLogger())
 	if err != nil {
-		return fmt.Errorf("%w (is irm serve running? stop it, or use the Accounts page)", err)
+		return fmt.Errorf("%w (or use the Accounts page)", err)
 	}
 	defer db.Close()
-	actor := cliActor()
+	actor := account.CLIActor()
 
 	switch sub {
 	case "add":
-		if err := ui.AddAccount(db, actor, name, roles, password); err != nil {
+		if err := account.AddAccount(db, actor, name, roles, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", name, strings.Join(roles, ","))
@@ -131,19 +115,19 @@ func runUser(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		return tw.Flush()
 	case "disable", "enable":
-		if err := ui.SetDisabled(db, actor, name, sub == "disable"); err != nil {
+		if err := account.SetDisabled(db, actor, name, sub == "disable"); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%sd %s\n", sub, name)
 		return nil
 	case "roles":
-		if err := ui.SetRoles(db, actor, name, roles); err != nil {
+		if err := account.SetRoles(db, actor, name, roles); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s now has %s\n", name, strings.Join(roles, ","))
 		return nil
 	case "passwd":
-		if err := ui.SetPassword(db, actor, name, password); err != nil {
+		if err := account.SetPassword(db, actor, name, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "changed the password of %s\n", name)

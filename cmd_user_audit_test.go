@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func (e *testEnv) irmStdin(t *testing.T, stdin string, args ...string) (stdout, 
 
 func TestUserCommands(t *testing.T) {
 	e := newTestEnv(t, "")
-	if _, stderr, code := e.irmStdin(t, "a-long-password-123\n", "user", "add", "-role", "admin,auditor", "-password-stdin", "alice"); code != 0 {
+	if _, stderr, code := e.irmStdin(t, "Velvet-Quarry-Lantern-92\n", "user", "add", "-role", "admin,auditor", "-password-stdin", "alice"); code != 0 {
 		t.Fatalf("user add: %d %s", code, stderr)
 	}
 	out, _, code := e.irmStdin(t, "", "user", "add", "-role", "analyst", "bob")
@@ -74,7 +75,7 @@ func TestUserCommands(t *testing.T) {
 func TestAuditVerifyDetectsEdit(t *testing.T) {
 	e := newTestEnv(t, "")
 	for _, name := range []string{"alice", "bobby", "carol"} {
-		if _, stderr, code := e.irmStdin(t, "a-long-password-123\n", "user", "add", "-role", "analyst", "-password-stdin", name); code != 0 {
+		if _, stderr, code := e.irmStdin(t, "Velvet-Quarry-Lantern-92\n", "user", "add", "-role", "analyst", "-password-stdin", name); code != 0 {
 			t.Fatalf("user add: %s", stderr)
 		}
 	}
@@ -83,7 +84,7 @@ func TestAuditVerifyDetectsEdit(t *testing.T) {
 		t.Fatalf("verify intact: %d %q", code, out)
 	}
 
-	db, err := store.Open(e.data, store.Options{})
+	db, err := store.Open(e.data, store.Options{AuditKeyFile: filepath.Join(e.dir, "audit.key")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,14 @@
 package main
 
 import (
+	"bytes"
 	_ "embed"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"unicode/utf8"
 
 	"irm/config"
 )
@@ -136,3 +138,25 @@ func init() {
 
 // version is set at build time with -ldflags "-X main.version=..."
 var version = "0.1.0-dev"
+
+// validUTF8 replaces bytes that are not UTF-8 with U+FFFD. JSON output goes through it:
+// encoding/json copies json.RawMessage (an event's raw record) verbatim, and standard
+// JSON parsers refuse invalid UTF-8. Invalid bytes can only sit inside strings there,
+// so the result is still the same JSON.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
+// utf8Writer applies validUTF8 to each write; a json.Encoder writes one whole value per
+// call, so no character is split between writes.
+type utf8Writer struct{ w io.Writer }
+
+func (u utf8Writer) Write(p []byte) (int, error) {
+	if _, err := u.w.Write(validUTF8(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,21 @@ type Config struct {
 	Retention struct {
 		EventsDays int `toml:"events_days"`
 	} `toml:"retention"`
+
+	Audit struct {
+		// KeyFile is the per-installation secret keying the audit chain; outside data_dir.
+		KeyFile       string `toml:"key_file"`
+		RetentionDays int    `toml:"retention_days"` // 0 = keep forever
+		AnchorMinutes int    `toml:"anchor_minutes"`
+		// Syslog is where the chain head is also sent: udp://host:port, tcp://host:port
+		// or unix:///dev/log; "" = process log only.
+		Syslog string `toml:"syslog"`
+	} `toml:"audit"`
+
+	UI struct {
+		SessionIdleMinutes int `toml:"session_idle_minutes"`
+		SessionMaxHours    int `toml:"session_max_hours"`
+	} `toml:"ui"`
 
 	HR struct {
 		// Columns maps a canonical HR column name to the name used in the files.
@@ -88,6 +104,7 @@ func Load(path string) (*Config, error) {
 	resolve(&c.Rules.Dir)
 	resolve(&c.TLSCert)
 	resolve(&c.TLSKey)
+	resolve(&c.Audit.KeyFile)
 	for i, d := range c.Org.Domains {
 		c.Org.Domains[i] = strings.ToLower(strings.TrimSpace(d))
 	}
@@ -141,12 +158,60 @@ func (c *Config) Validate() error {
 	if c.Retention.EventsDays < 1 {
 		errs = append(errs, errors.New("retention.events_days must be at least 1"))
 	}
+	if c.Audit.KeyFile == "" {
+		errs = append(errs, errors.New("audit.key_file must be set"))
+	} else if c.DataDir != "" {
+		if rel, err := filepath.Rel(c.DataDir, c.Audit.KeyFile); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			errs = append(errs, fmt.Errorf("audit.key_file %s must be outside data_dir %s: a copy of the database must not carry its key", c.Audit.KeyFile, c.DataDir))
+		}
+	}
+	if c.Audit.RetentionDays < 0 {
+		errs = append(errs, errors.New("audit.retention_days must be 0 (keep forever) or more"))
+	}
+	if c.Audit.AnchorMinutes < 1 {
+		errs = append(errs, errors.New("audit.anchor_minutes must be at least 1"))
+	}
+	if c.Audit.Syslog != "" {
+		if _, _, err := SyslogAddr(c.Audit.Syslog); err != nil {
+			errs = append(errs, fmt.Errorf("audit.syslog: %w", err))
+		}
+	}
+	if c.UI.SessionIdleMinutes < 1 {
+		errs = append(errs, errors.New("ui.session_idle_minutes must be at least 1"))
+	}
+	if c.UI.SessionMaxHours < 1 {
+		errs = append(errs, errors.New("ui.session_max_hours must be at least 1"))
+	} else if c.UI.SessionIdleMinutes > c.UI.SessionMaxHours*60 {
+		errs = append(errs, errors.New("ui.session_idle_minutes must not exceed ui.session_max_hours"))
+	}
 	for _, d := range c.Org.Domains {
 		if d == "" || strings.ContainsAny(d, " @/") {
 			errs = append(errs, fmt.Errorf("org.domains: %q is not a domain", d))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SyslogAddr splits an audit.syslog value into the network and address of
+// log/syslog.Dial: udp://host:port, tcp://host:port, unix:///path or unixgram:///path.
+func SyslogAddr(v string) (network, addr string, err error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", "", fmt.Errorf("%q is not a URL (udp://host:514, tcp://host:514 or unix:///dev/log)", v)
+	}
+	switch u.Scheme {
+	case "udp", "tcp":
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" || u.Path != "" {
+			return "", "", fmt.Errorf("%q: want %s://host:port", v, u.Scheme)
+		}
+		return u.Scheme, u.Host, nil
+	case "unix", "unixgram":
+		if u.Path == "" || u.Host != "" {
+			return "", "", fmt.Errorf("%q: want %s:///path/to/socket", v, u.Scheme)
+		}
+		return u.Scheme, u.Path, nil
+	}
+	return "", "", fmt.Errorf("%q: the scheme must be udp, tcp, unix or unixgram", v)
 }
 
 func decode(c *Config, text, name string) (toml.MetaData, error) {

@@ -46,6 +46,12 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"File":              "",
 		"TLS":               "",
 		"HR.Columns.length": 0,
+		"Audit.KeyFile":     filepath.Join(cwd, "audit.key"),
+		"Audit.Retention":   365,
+		"Audit.Anchor":      60,
+		"Audit.Syslog":      "",
+		"UI.Idle":           30,
+		"UI.MaxHours":       12,
 	}
 	got := map[string]any{
 		"DataDir":           c.DataDir,
@@ -60,6 +66,12 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"File":              c.File,
 		"TLS":               c.TLSCert + c.TLSKey,
 		"HR.Columns.length": len(c.HR.Columns),
+		"Audit.KeyFile":     c.Audit.KeyFile,
+		"Audit.Retention":   c.Audit.RetentionDays,
+		"Audit.Anchor":      c.Audit.AnchorMinutes,
+		"Audit.Syslog":      c.Audit.Syslog,
+		"UI.Idle":           c.UI.SessionIdleMinutes,
+		"UI.MaxHours":       c.UI.SessionMaxHours,
 	}
 	for k, w := range want {
 		if !reflect.DeepEqual(got[k], w) {
@@ -196,6 +208,14 @@ func TestLoadErrors(t *testing.T) {
 		{"tls half set", "tls_cert = \"c.pem\"\n", []string{"tls_cert and tls_key"}, nil},
 		{"bad domain", "[org]\ndomains = [\"alice@contoso.com\", \"\"]\n", []string{`"alice@contoso.com" is not a domain`, `"" is not a domain`}, nil},
 		{"empty data_dir", "data_dir = \"\"\n", []string{"data_dir must be set"}, nil},
+		{"audit key inside data_dir", "data_dir = \"d\"\n[audit]\nkey_file = \"d/audit.key\"\n", []string{"audit.key_file", "must be outside data_dir"}, nil},
+		{"empty audit key", "[audit]\nkey_file = \"\"\n", []string{"audit.key_file must be set"}, nil},
+		{"negative audit retention", "[audit]\nretention_days = -1\n", []string{"audit.retention_days"}, nil},
+		{"zero anchor period", "[audit]\nanchor_minutes = 0\n", []string{"audit.anchor_minutes must be at least 1"}, nil},
+		{"bad syslog", "[audit]\nsyslog = \"syslog.example:514\"\n", []string{"audit.syslog", "udp, tcp, unix or unixgram"}, nil},
+		{"syslog without port", "[audit]\nsyslog = \"udp://loghost\"\n", []string{"audit.syslog", "udp://host:port"}, nil},
+		{"zero idle timeout", "[ui]\nsession_idle_minutes = 0\n", []string{"ui.session_idle_minutes must be at least 1"}, nil},
+		{"idle beyond max age", "[ui]\nsession_idle_minutes = 120\nsession_max_hours = 1\n", []string{"must not exceed ui.session_max_hours"}, nil},
 		{"all problems at once", "data_dir = \"\"\n[drop]\ndir = \"\"\n", []string{"data_dir must be set", "drop.dir must be set"}, nil},
 	}
 	for _, tt := range tests {

@@ -1,11 +1,13 @@
 package dsl
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,6 +30,17 @@ type Reloader struct {
 	lastErr error
 	lastSum string // fingerprint of the directory the current attempt was built from
 	subs    []func(*RuleSet)
+	files   map[string][]byte // the directory's files at the latest attempt, by base name
+	changes []func(Change)
+}
+
+// Change is a reload attempt over a rules directory whose files differ from the
+// previous attempt's: the files before and after (base name -> contents), and Err, nil
+// when the new files compiled and are active, else why they were rejected (the previous
+// rules stay active). The audit log records every Change.
+type Change struct {
+	Old, New map[string][]byte
+	Err      error
 }
 
 // NewReloader loads the rules. If the user's files do not compile, it starts with the
@@ -43,6 +56,7 @@ func NewReloader(builtin fs.FS, userDir string, opt Options) (*Reloader, error) 
 		r.opt.Poll = 5 * time.Second
 	}
 	r.lastSum = r.fingerprint()
+	r.files = r.readFiles()
 	rs, err := Load(builtin, userDir, opt)
 	if err != nil {
 		base, berr := Load(builtin, "", opt)
@@ -75,16 +89,43 @@ func (r *Reloader) OnReload(fn func(*RuleSet)) {
 	r.mu.Unlock()
 }
 
+// OnChange registers fn to be called after each reload attempt whose files differ from
+// the previous attempt's, accepted or rejected (from the Run goroutine, or the caller of
+// Reload).
+func (r *Reloader) OnChange(fn func(Change)) {
+	r.mu.Lock()
+	r.changes = append(r.changes, fn)
+	r.mu.Unlock()
+}
+
+// Files returns the rules directory's files as of the latest load attempt, by base name.
+func (r *Reloader) Files() map[string][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.files)
+}
+
 // Reload rebuilds the set now. On success the new set becomes current and the
 // subscribers are called; on failure the current set stays and the error is returned.
+// Either way, if the files changed, the OnChange subscribers are called.
 func (r *Reloader) Reload() error {
 	sum := r.fingerprint()
+	files := r.readFiles()
 	rs, err := Load(r.builtin, r.dir, r.opt)
 	r.mu.Lock()
 	r.lastSum = sum
 	r.lastErr = err
 	subs := append([]func(*RuleSet){}, r.subs...)
+	old := r.files
+	r.files = files
+	var changes []func(Change)
+	if !maps.EqualFunc(old, files, bytes.Equal) {
+		changes = append(changes, r.changes...)
+	}
 	r.mu.Unlock()
+	for _, fn := range changes {
+		fn(Change{Old: maps.Clone(old), New: maps.Clone(files), Err: err})
+	}
 	log := r.opt.logger()
 	if err != nil {
 		log.Error("rules: reload failed; the previous rules stay active", "dir", r.dir, "err", err)
@@ -168,6 +209,18 @@ func (r *Reloader) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// readFiles reads the *.toml files of the directory (those Load reads), by base name.
+func (r *Reloader) readFiles() map[string][]byte {
+	out := map[string][]byte{}
+	paths, _ := userFiles(r.dir)
+	for _, f := range paths {
+		if b, err := os.ReadFile(f); err == nil {
+			out[filepath.Base(f)] = b
+		}
+	}
+	return out
 }
 
 // fingerprint hashes the names and contents of the *.toml files in the directory, so

@@ -939,14 +939,7 @@ func ReadSnapshot(path string) ([]Alert, error) {
 }
 
 func (e *Engine) audit(actor, category, activity, target string, before, after any, details string) {
-	ent := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
-	if before != nil {
-		ent.Before, _ = json.Marshal(before)
-	}
-	if after != nil {
-		ent.After, _ = json.Marshal(after)
-	}
-	if _, err := e.db.AppendAudit(ent); err != nil {
+	if _, err := e.db.Audit(actor, category, activity, target, before, after, details); err != nil {
 		e.log.Error("audit", "activity", activity, "target", target, "err", err)
 	}
 }

@@ -216,6 +216,7 @@ type Session struct {
 	CSRF     string    `json:"csrf"`             // synchronizer token for state-changing requests
 	IP       string    `json:"ip,omitempty"`     // where it signed in, for the users page
 	Reveal   bool      `json:"reveal,omitempty"` // the user chose to see real names (audited)
+	Flash    string    `json:"flash,omitempty"`  // message for the next page, shown once
 }
 
 func sessKey(token string) []byte {

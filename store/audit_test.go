@@ -36,11 +36,14 @@ func appendN(t *testing.T, db *DB, n int) []AuditEntry {
 
 func verify(t *testing.T, db *DB) (uint64, uint64) {
 	t.Helper()
-	checked, broken, err := db.VerifyAudit()
+	r, err := db.VerifyAudit("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return checked, broken
+	if r.Broken != (r.BrokenAt != 0) {
+		t.Fatalf("report %+v: Broken and BrokenAt disagree", r)
+	}
+	return r.Checked, r.BrokenAt
 }
 
 func TestAuditChain(t *testing.T) {
@@ -187,7 +190,7 @@ func TestAuditTamperDetected(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Details = "nothing to see"
-		e.Hash, _ = auditHash(e)
+		e.Hash, _ = db.auditHash(e)
 		v, _ := json.Marshal(e)
 		rawSet(t, db, auditKey(2), v)
 		// Entry 2 is self-consistent now, but entry 3's Prev no longer matches.

@@ -17,6 +17,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,10 @@ type Options struct {
 	InMemory      bool         // tests that do not need a dir
 	RetentionDays int          // event TTL; 0 = keep forever
 	Logger        *slog.Logger // nil = discard
+	// AuditKeyFile holds the per-installation secret that keys the audit chain; it must
+	// be outside dir and is created (mode 0600) when missing. "" = "<dir>.audit-key",
+	// beside the data directory. In memory the key is random per process.
+	AuditKeyFile string
 }
 
 // DB is the irm database. All methods are safe for concurrent use.
@@ -62,7 +67,9 @@ type DB struct {
 	stats    map[string]uint64 // events added per feed; mirrors m/stats/<feed>
 	arena    []byte            // encoding buffer reused by CommitEvents
 
-	auditMu sync.Mutex // serialises AppendAudit so the hash chain has one tail
+	auditMu      sync.Mutex // serialises AppendAudit so the hash chain has one tail
+	auditKey     []byte     // HMAC key of the audit chain (auditkey.go)
+	auditKeyFile string
 
 	files *fileSyncer // nil in memory
 
@@ -139,6 +146,20 @@ func Open(dir string, opt Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	newKey := false
+	if opt.InMemory {
+		db.auditKey = make([]byte, auditKeyLen)
+		rand.Read(db.auditKey)
+	} else {
+		db.auditKeyFile = opt.AuditKeyFile
+		if db.auditKeyFile == "" {
+			db.auditKeyFile = defaultAuditKeyFile(dir)
+		}
+		if db.auditKey, newKey, err = loadAuditKey(db.auditKeyFile, dir); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
 	if !opt.InMemory {
 		// /proc/self/maps names files by absolute, resolved path (releaseMapped).
 		abs, err := filepath.Abs(dir)
@@ -150,6 +171,12 @@ func Open(dir string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: %w", dir, err)
 		}
 		db.files = &fileSyncer{dir: abs}
+	}
+	if newKey {
+		if err := db.resignLegacyAudit(); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
 	}
 	db.maintainCtx, db.stopMaintain = context.WithCancel(context.Background())
 	if !opt.InMemory {

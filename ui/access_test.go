@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -21,11 +22,11 @@ type access struct {
 }
 
 var (
-	everyone    = Roles
-	configurers = []string{RoleIRM, RoleAdmin}
-	reviewers   = []string{RoleIRM, RoleAnalyst, RoleInvestigator}
-	auditors    = []string{RoleIRM, RoleAuditor}
-	revealers   = []string{RoleIRM, RoleInvestigator}
+	everyone    = account.Roles
+	configurers = []string{account.RoleIRM, account.RoleAdmin}
+	reviewers   = []string{account.RoleIRM, account.RoleAnalyst, account.RoleInvestigator}
+	auditors    = []string{account.RoleIRM, account.RoleAuditor}
+	revealers   = []string{account.RoleIRM, account.RoleInvestigator}
 )
 
 func accessMatrix() []access {
@@ -85,7 +86,7 @@ func TestAccessMatrix(t *testing.T) {
 			t.Errorf("route %s %s is not in the access matrix", rt.Method, rt.Path)
 		}
 	}
-	for _, role := range Roles {
+	for _, role := range account.Roles {
 		c := env.signIn(role)
 		for _, a := range matrix {
 			want := http.StatusForbidden

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"irm/account"
 	"irm/engine"
 	"irm/event"
 	"irm/store"
@@ -58,7 +59,7 @@ type eventView struct {
 	ev                    *event.Event
 	Who                   string
 	Object, FileName, URL string
-	Recipients, Raw       string // Raw only for PermRawContent
+	Recipients, Raw       string // Raw only for account.PermRawContent
 	Miss                  string // id of an event no longer stored (expired)
 }
 
@@ -83,7 +84,7 @@ func (s *server) showAlert(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.render(w, r, http.StatusNotFound, errorPage(s.page(r, c, "Alert not found"), http.StatusNotFound, "There is no alert with that id."))
 		return
 	}
-	v := alertView{A: a, Who: s.who(c, a.User), Statuses: engine.Statuses, CanRaw: c.can(PermRawContent)}
+	v := alertView{A: a, Who: s.who(c, a.User), Statuses: engine.Statuses, CanRaw: c.can(account.PermRawContent)}
 	ids := a.EventIDs
 	if len(ids) > maxAlertEvents {
 		v.Truncated = len(ids) - maxAlertEvents
@@ -126,7 +127,7 @@ func (s *server) setAlertStatus(w http.ResponseWriter, r *http.Request, c *reqCt
 		s.badRequest(w, r, c, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/alerts/"+url.PathEscape(id)+"?flash="+url.QueryEscape("Status changed"), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/alerts/"+url.PathEscape(id), "Status changed")
 }
 
 // alertCounts returns a policy's active (needs review or confirmed) and confirmed alerts.
@@ -167,7 +168,7 @@ type riskyUser struct {
 
 func (s *server) showOverview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	v := overviewView{Engine: s.eng != nil}
-	if s.eng != nil && c.can(PermAlerts) {
+	if s.eng != nil && c.can(account.PermAlerts) {
 		v.ShowAlerts = true
 		v.BySeverity, v.Open30 = map[string]int{}, map[string]int{}
 		since := s.now().Add(-30 * 24 * time.Hour)
@@ -203,10 +204,10 @@ func (s *server) showOverview(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		})
 		v.TopUsers = v.TopUsers[:min(len(v.TopUsers), 10)]
 	}
-	if s.eng != nil && c.can(PermConfigure) {
+	if s.eng != nil && c.can(account.PermConfigure) {
 		v.Policies = len(s.eng.Policies())
 	}
-	if c.can(PermConnectors) {
+	if c.can(account.PermConnectors) {
 		v.ShowFeeds = true
 		var err error
 		if v.Feeds, err = s.feedHealth(0); err != nil {
@@ -214,7 +215,7 @@ func (s *server) showOverview(w http.ResponseWriter, r *http.Request, c *reqCtx)
 			return
 		}
 	}
-	if c.can(PermAudit) {
+	if c.can(account.PermAudit) {
 		v.ShowAudit = true
 		if err := s.db.AuditEntries(store.AuditFilter{Limit: 10}, func(e store.AuditEntry) error {
 			v.Audit = append(v.Audit, e)

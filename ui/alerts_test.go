@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"irm/account"
 	"irm/engine"
 	"irm/event"
 	"irm/store"
@@ -34,7 +35,7 @@ func TestAlertEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	page := env.signIn(RoleInvestigator).get("/alerts/AEVTS")
+	page := env.signIn(account.RoleInvestigator).get("/alerts/AEVTS")
 	iMine, iGone, iSecond := strings.Index(page, "mine.docx"), strings.Index(page, "event ev-gone is no longer stored"), strings.Index(page, "second.docx")
 	if iMine < 0 || iGone < 0 || iSecond < 0 || !(iMine < iGone && iGone < iSecond) {
 		t.Fatalf("alert page: mine at %d, missing at %d, second at %d (want all, in that order)", iMine, iGone, iSecond)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -79,8 +80,8 @@ func (s *server) apiSetAlertStatus(w http.ResponseWriter, r *http.Request, c *re
 }
 
 func (s *server) apiMe(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	var perms []Perm
-	for _, p := range AllPerms {
+	var perms []account.Perm
+	for _, p := range account.AllPerms {
 		if c.can(p) {
 			perms = append(perms, p)
 		}

@@ -12,9 +12,6 @@ import (
 	"irm/store"
 )
 
-// AuditCategories are the audit log's categories, in the order the filter offers them.
-var AuditCategories = []string{"policies", "settings", "rules", "alerts", "cases", "notices", "users", "signin", "export"}
-
 const auditPageSize = 50
 
 // auditQuery is the audit page's filter as the user typed it (dates as yyyy-mm-dd, UTC).
@@ -31,7 +28,7 @@ func parseAuditQuery(q url.Values) (auditQuery, store.AuditFilter, error) {
 	aq.Page, _ = strconv.Atoi(q.Get("page"))
 	aq.Page = max(aq.Page, 1)
 	f := store.AuditFilter{Category: aq.Category, Actor: aq.Actor, Text: aq.Text}
-	if aq.Category != "" && !contains(AuditCategories, aq.Category) {
+	if aq.Category != "" && !contains(store.AuditCategories, aq.Category) {
 		return aq, f, fmt.Errorf("unknown category %q", aq.Category)
 	}
 	if aq.From != "" {
@@ -82,7 +79,7 @@ type auditView struct {
 
 func (s *server) showAudit(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	aq, f, err := parseAuditQuery(r.URL.Query())
-	v := auditView{Q: aq, Categories: AuditCategories}
+	v := auditView{Q: aq, Categories: store.AuditCategories}
 	status := http.StatusOK
 	if err != nil {
 		v.Error, status = err.Error(), http.StatusBadRequest

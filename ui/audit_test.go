@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"irm/account"
 	"irm/store"
 )
 
@@ -24,7 +25,7 @@ func TestAuditPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := env.signIn(RoleAuditor)
+	c := env.signIn(account.RoleAuditor)
 	count := func(page string) int { return strings.Count(page, `<td class="wrap">thing-`) }
 
 	p1 := c.get("/audit?category=policies")
@@ -71,10 +72,10 @@ func TestAuditPage(t *testing.T) {
 		exported = append(exported, e)
 		return nil
 	})
-	if len(exported) != 1 || exported[0].Actor != RoleAuditor || !strings.Contains(exported[0].Details, "60 entries") || !strings.Contains(exported[0].Details, "category=settings") {
+	if len(exported) != 1 || exported[0].Actor != account.RoleAuditor || !strings.Contains(exported[0].Details, "60 entries") || !strings.Contains(exported[0].Details, "category=settings") {
 		t.Fatalf("export not audited as expected: %+v", exported)
 	}
-	if checked, broken, err := env.db.VerifyAudit(); err != nil || broken != 0 || checked == 0 {
-		t.Fatalf("chain after UI use: checked %d broken %d err %v", checked, broken, err)
+	if r, err := env.db.VerifyAudit(""); err != nil || r.Broken || r.Checked == 0 {
+		t.Fatalf("chain after UI use: %+v err %v", r, err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"irm/account"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -159,13 +161,13 @@ func TestBrowserRolesWizardSettingsAudit(t *testing.T) {
 	b := newBrowser(t, env)
 
 	navWant := map[string][]string{
-		RoleIRM:          {"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Audit log"},
-		RoleAdmin:        {"Overview", "Policies", "Settings", "Connectors", "Accounts"},
-		RoleAnalyst:      {"Overview", "Alerts"},
-		RoleInvestigator: {"Overview", "Alerts"},
-		RoleAuditor:      {"Overview", "Audit log"},
+		account.RoleIRM:          {"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Audit log"},
+		account.RoleAdmin:        {"Overview", "Policies", "Settings", "Connectors", "Accounts"},
+		account.RoleAnalyst:      {"Overview", "Alerts"},
+		account.RoleInvestigator: {"Overview", "Alerts"},
+		account.RoleAuditor:      {"Overview", "Audit log"},
 	}
-	for _, role := range Roles {
+	for _, role := range account.Roles {
 		b.signIn(role)
 		nav := b.text("nav of "+role, `[data-testid="nav"]`)
 		for _, label := range []string{"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Audit log"} {
@@ -178,7 +180,7 @@ func TestBrowserRolesWizardSettingsAudit(t *testing.T) {
 	}
 
 	// The wizard, one step per page, plain form posts.
-	b.signIn(RoleAdmin)
+	b.signIn(account.RoleAdmin)
 	b.do("wizard: template",
 		chromedp.Navigate(env.ts.URL+"/policies/new"),
 		chromedp.Click("#template-data_theft_departing"),
@@ -218,7 +220,7 @@ func TestBrowserRolesWizardSettingsAudit(t *testing.T) {
 	b.signOut()
 
 	// The auditor finds both, with the filters.
-	b.signIn(RoleAuditor)
+	b.signIn(account.RoleAuditor)
 	b.do("audit: policies", chromedp.Navigate(env.ts.URL+"/audit"), chromedp.WaitVisible("#f-category"),
 		chromedp.SetValue("#f-category", "policies"), chromedp.Click("#f-apply"))
 	// Filtered to one category, the sign-ins of this test disappear from the table.

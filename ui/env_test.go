@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"irm/account"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -28,8 +31,12 @@ type testEnv struct {
 	ts  *httptest.Server
 }
 
-// password of each test account: the role name is also the account name.
-func testPassword(name string) string { return "pw-" + name + "-0123456789" }
+// testPassword is the password of each test account (the role name is also the account
+// name): strong enough for the password rules and not containing the name.
+func testPassword(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "Tidal-Orchard-" + hex.EncodeToString(sum[:6])
+}
 
 // newTestEnv starts the UI; setup runs on the store before the engine loads it (to
 // plant stored alerts, events and ledger records).
@@ -60,8 +67,8 @@ func newTestEnv(t *testing.T, setup ...func(db *store.DB)) *testEnv {
 	}
 	ts := httptest.NewServer(s.headers(s.mux))
 	t.Cleanup(ts.Close)
-	for _, r := range Roles {
-		if err := AddAccount(db, "test", r, []string{r}, testPassword(r)); err != nil {
+	for _, r := range account.Roles {
+		if err := account.AddAccount(db, "test", r, []string{r}, testPassword(r)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"irm/account"
 	"irm/engine"
 	"irm/event"
 	"irm/store"
@@ -120,7 +121,7 @@ func TestHostileValuesAreInert(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := env.signIn(RoleIRM)
+	c := env.signIn(account.RoleIRM)
 	for _, reveal := range []string{"off", "on"} {
 		c.post("/privacy/reveal", url.Values{"reveal": {reveal}})
 		pages := []string{"/", "/alerts", "/alerts/AHOSTILE", "/policies", "/policies/" + url.PathEscape(policyName),

@@ -126,7 +126,7 @@ func (s *server) stepWizard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 			s.renderWizard(w, r, c, http.StatusBadRequest, secReview, p, err.Error())
 			return
 		}
-		http.Redirect(w, r, "/policies/"+url.PathEscape(p.Name)+"?flash="+url.QueryEscape("Created policy "+p.Name), http.StatusSeeOther)
+		s.redirectFlash(w, r, c, "/policies/"+url.PathEscape(p.Name), "Created policy "+p.Name)
 		return
 	}
 	// next: check what this step can check on its own.
@@ -226,7 +226,7 @@ func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.renderPolicy(w, r, c, http.StatusBadRequest, p, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/policies/"+url.PathEscape(p.Name)+"?flash="+url.QueryEscape("Saved"), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/policies/"+url.PathEscape(p.Name), "Saved")
 }
 
 func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -243,7 +243,7 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.serverError(w, r, c, err)
 		return
 	}
-	http.Redirect(w, r, "/policies?flash="+url.QueryEscape("Deleted policy "+name+"; its alerts are kept"), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/policies", "Deleted policy "+name+"; its alerts are kept")
 }
 
 func healthText(h engine.HealthWarning) string { return h.Message }

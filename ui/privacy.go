@@ -5,13 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"irm/account"
 	"irm/engine"
 )
-
-// Pseudonym returns the stable pseudonym of a UPN under key: "Anon-" and six upper-case
-// hex digits of HMAC-SHA256(key, lower-cased UPN). Keyed, so nobody without the database
-// can map a pseudonym back by hashing guessed UPNs.
-func Pseudonym(key []byte, upn string) string { return engine.PseudonymOf(key, upn) }
 
 // pseudonymizing reports whether the settings ask for pseudonyms. Without an engine the
 // documented default (on) applies.
@@ -23,13 +19,13 @@ func (s *server) pseudonymizing() bool {
 }
 
 // showsRealNames reports whether the viewer sees UPNs: always when pseudonymization is
-// off; otherwise only a holder of PermRealNames who has switched real names on for the
+// off; otherwise only a holder of account.PermRealNames who has switched real names on for the
 // session (which is audited).
 func (s *server) showsRealNames(c *reqCtx) bool {
 	if !s.pseudonymizing() {
 		return true
 	}
-	return c.can(PermRealNames) && c.Session.Reveal
+	return c.can(account.PermRealNames) && c.Session.Reveal
 }
 
 // who returns how the viewer sees the user upn.
@@ -37,7 +33,7 @@ func (s *server) who(c *reqCtx, upn string) string {
 	if upn == "" || s.showsRealNames(c) {
 		return upn
 	}
-	return Pseudonym(s.pseudo, upn)
+	return account.Pseudonym(s.pseudo, upn)
 }
 
 // setReveal switches real names on or off for the session; both are audited so that
@@ -93,40 +89,10 @@ func (s *server) visible(c *reqCtx, as []engine.Alert) []engine.Alert {
 	return out
 }
 
-// scrub replaces the user's UPN inside free text (an object path, a URL, a recipient,
-// the raw record) with what the viewer may see. OneDrive paths spell the UPN with
-// underscores (alice_contoso_com), so that form is replaced too. Other people's names
-// in the text are not recognised; docs/ui.md says so.
+// scrub replaces the user's UPN inside free text with what the viewer may see.
 func (s *server) scrub(c *reqCtx, upn, text string) string {
-	if upn == "" || text == "" || s.showsRealNames(c) {
+	if s.showsRealNames(c) {
 		return text
 	}
-	anon := s.who(c, upn)
-	under := strings.NewReplacer("@", "_", ".", "_").Replace(upn)
-	for _, v := range []string{upn, under} {
-		text = replaceFold(text, v, anon)
-	}
-	return text
-}
-
-// replaceFold replaces every case-insensitive occurrence of old (ASCII) in s.
-func replaceFold(s, old, repl string) string {
-	if old == "" {
-		return s
-	}
-	lower, lold := strings.ToLower(s), strings.ToLower(old)
-	if len(lower) != len(s) { // non-ASCII case folding changed lengths: exact match only
-		return strings.ReplaceAll(s, old, repl)
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(lower, lold)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i])
-		b.WriteString(repl)
-		s, lower = s[i+len(old):], lower[i+len(old):]
-	}
+	return account.ScrubUPN(text, upn, s.who(c, upn))
 }

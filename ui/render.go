@@ -7,7 +7,7 @@ import (
 
 	"github.com/a-h/templ"
 
-	"irm/store"
+	"irm/account"
 )
 
 // pageCtx is what the layout needs about the viewer and the page.
@@ -19,7 +19,7 @@ type pageCtx struct {
 	CSRF      string
 	Nav       []navItem
 	Flash     string
-	CanReveal bool // holds PermRealNames and pseudonymization is on
+	CanReveal bool // holds account.PermRealNames and pseudonymization is on
 	Revealed  bool
 }
 
@@ -32,22 +32,23 @@ type navItem struct {
 // may open it, so the menu is the viewer's own site map.
 var nav = []struct {
 	Href, Label string
-	Perm        Perm
+	Perm        account.Perm
 }{
-	{"/", "Overview", PermSignedIn},
-	{"/alerts", "Alerts", PermAlerts},
-	{"/policies", "Policies", PermConfigure},
-	{"/settings", "Settings", PermConfigure},
-	{"/connectors", "Connectors", PermConnectors},
-	{"/admin/users", "Accounts", PermAccounts},
-	{"/audit", "Audit log", PermAudit},
+	{"/", "Overview", account.PermSignedIn},
+	{"/alerts", "Alerts", account.PermAlerts},
+	{"/policies", "Policies", account.PermConfigure},
+	{"/settings", "Settings", account.PermConfigure},
+	{"/connectors", "Connectors", account.PermConnectors},
+	{"/admin/users", "Accounts", account.PermAccounts},
+	{"/audit", "Audit log", account.PermAudit},
 }
 
 func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
-	p := pageCtx{Title: title, Path: r.URL.Path, Flash: r.URL.Query().Get("flash")}
+	p := pageCtx{Title: title, Path: r.URL.Path}
 	if c == nil {
 		return p
 	}
+	p.Flash = s.takeFlash(c)
 	p.User, p.Roles, p.CSRF = c.Account.Name, c.Account.Roles, c.Session.CSRF
 	for _, n := range nav {
 		if c.can(n.Perm) {
@@ -55,7 +56,7 @@ func (s *server) page(r *http.Request, c *reqCtx, title string) pageCtx {
 			p.Nav = append(p.Nav, navItem{Href: n.Href, Label: n.Label, Active: active})
 		}
 	}
-	p.CanReveal = s.pseudonymizing() && c.can(PermRealNames)
+	p.CanReveal = s.pseudonymizing() && c.can(account.PermRealNames)
 	p.Revealed = p.CanReveal && c.Session.Reveal
 	return p
 }
@@ -113,12 +114,44 @@ func (s *server) badRequest(w http.ResponseWriter, r *http.Request, c *reqCtx, m
 	s.render(w, r, http.StatusBadRequest, errorPage(s.page(r, c, "Cannot do that"), http.StatusBadRequest, msg))
 }
 
+// writeJSON answers with v as JSON. The answer is valid UTF-8 even when v carries raw
+// feed bytes that are not (json.RawMessage is copied verbatim): invalid bytes become
+// U+FFFD, as the stored event's own fields already are.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	w.Write(bytes.ToValidUTF8(append(b, '\n'), []byte("\uFFFD")))
+}
+
+// redirectFlash sends the browser to path with a message for the next page. The
+// message is kept in the server-side session, never in the URL, so nobody can make the
+// banner say something of their choosing with a link.
+func (s *server) redirectFlash(w http.ResponseWriter, r *http.Request, c *reqCtx, path, msg string) {
+	if c != nil {
+		c.Session.Flash = msg
+		if err := s.db.PutSession(c.token, c.Session, s.maxAge); err != nil {
+			s.log.Error("ui: flash", "err", err)
+		}
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// takeFlash returns the session's pending message and clears it, so it shows once.
+func (s *server) takeFlash(c *reqCtx) string {
+	msg := c.Session.Flash
+	if msg == "" {
+		return ""
+	}
+	c.Session.Flash = ""
+	if err := s.db.PutSession(c.token, c.Session, s.maxAge); err != nil {
+		s.log.Error("ui: flash", "err", err)
+	}
+	return msg
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
@@ -128,14 +161,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // audit appends to the audit log. A failure to audit is logged loudly: the change has
 // already happened, and hiding it would be worse.
 func (s *server) audit(actor, category, activity, target string, before, after any, details string) {
-	e := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
-	if before != nil {
-		e.Before, _ = json.Marshal(before)
-	}
-	if after != nil {
-		e.After, _ = json.Marshal(after)
-	}
-	if _, err := s.db.AppendAudit(e); err != nil {
+	if _, err := s.db.Audit(actor, category, activity, target, before, after, details); err != nil {
 		s.log.Error("ui: audit append failed", "actor", actor, "activity", activity, "err", err)
 	}
 }

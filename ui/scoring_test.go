@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"irm/account"
 	"irm/engine"
 	"irm/event"
 	"irm/store"
@@ -53,7 +54,7 @@ func TestStartScoring(t *testing.T) {
 		return out
 	}
 
-	c := env.signIn(RoleAdmin)
+	c := env.signIn(account.RoleAdmin)
 	if list := c.get("/policies"); !strings.Contains(list, `href="/policies/scoring"`) {
 		t.Fatal("the policies list does not link to /policies/scoring")
 	}
@@ -120,7 +121,7 @@ func TestStartScoring(t *testing.T) {
 	if err := json.Unmarshal(a[0].After, &after); err != nil {
 		t.Fatal(err)
 	}
-	if a[0].Actor != RoleAdmin || a[0].Details != "HR tip-off 42" || after.Days != 7 ||
+	if a[0].Actor != account.RoleAdmin || a[0].Details != "HR tip-off 42" || after.Days != 7 ||
 		!slices.Equal(after.Users, []string{"alice@contoso.com", "bob@contoso.com", "carol@contoso.com"}) {
 		t.Errorf("audit entry: actor %q details %q after %s", a[0].Actor, a[0].Details, a[0].After)
 	}
@@ -132,7 +133,7 @@ func TestStartScoring(t *testing.T) {
 		t.Errorf("after rebuild: %d users in scope, want 2", n)
 	}
 	// The auditor finds it in the audit log page.
-	if log := env.signIn(RoleAuditor).get("/audit?category=policies"); !strings.Contains(log, "scoring started") {
+	if log := env.signIn(account.RoleAuditor).get("/audit?category=policies"); !strings.Contains(log, "scoring started") {
 		t.Error("the audit log page does not show the scoring")
 	}
 }

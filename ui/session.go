@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"irm/account"
 	"irm/store"
 )
 
@@ -26,7 +27,9 @@ type reqCtx struct {
 	token   string
 }
 
-func (c *reqCtx) can(p Perm) bool { return c != nil && !c.Account.Disabled && Can(c.Account.Roles, p) }
+func (c *reqCtx) can(p account.Perm) bool {
+	return c != nil && !c.Account.Disabled && account.Can(c.Account.Roles, p)
+}
 
 // guard wraps a route's handler with the checks its table entry asks for: a live
 // session, a valid CSRF token and same origin on state-changing requests, and the
@@ -52,7 +55,7 @@ func (s *server) guard(rt route) http.Handler {
 			return
 		}
 		if !safeMethod(r.Method) {
-			if !sameOrigin(r) || !validCSRF(r, c.Session.CSRF) {
+			if s.origin.Check(r) != nil || !validCSRF(r, c.Session.CSRF) {
 				s.log.Warn("ui: refused cross-site or token-less request", "user", c.Account.Name, "method", r.Method, "path", r.URL.Path)
 				s.forbidden(w, r, c, "The form has expired or did not come from this site. Reload the page and try again.")
 				return
@@ -90,13 +93,13 @@ func (s *server) session(w http.ResponseWriter, r *http.Request) *reqCtx {
 	now := s.now()
 	if now.Sub(sess.LastSeen) > s.idle || now.Sub(sess.Created) > s.maxAge {
 		s.db.DeleteSession(ck.Value)
-		s.clearCookie(w, sessionCookie)
+		s.clearCookie(w, sessionCookie, "/")
 		return nil
 	}
 	acct, ok, err := s.db.Account(sess.User)
 	if err != nil || !ok || acct.Disabled {
 		s.db.DeleteSession(ck.Value)
-		s.clearCookie(w, sessionCookie)
+		s.clearCookie(w, sessionCookie, "/")
 		return nil
 	}
 	if now.Sub(sess.LastSeen) > touchGranularity {
@@ -124,8 +127,10 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, acct store
 	return nil
 }
 
-func (s *server) clearCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+// clearCookie removes a cookie. path must be the path it was set with: a browser keeps
+// cookies per (name, path), and a deletion for another path leaves the original in place.
+func (s *server) clearCookie(w http.ResponseWriter, name, path string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true,
 		Secure: s.secure, SameSite: http.SameSiteStrictMode})
 }
 
@@ -137,26 +142,6 @@ func validCSRF(r *http.Request, want string) bool {
 		got = r.PostFormValue(csrfField)
 	}
 	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-// sameOrigin refuses requests that a browser marks as coming from another site: by
-// Sec-Fetch-Site where the browser sends it (HTTPS and localhost), else by Origin
-// against Host. Requests with neither header (curl, scripts) still need the token.
-func sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return false
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if origin == "null" {
-		return false
-	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
 func clientIP(r *http.Request) string {

@@ -70,7 +70,7 @@ func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.renderSettings(w, r, c, http.StatusBadRequest, st, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/settings?flash="+url.QueryEscape("Settings saved"), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/settings", "Settings saved")
 }
 
 // settingsFromForm reads the settings form over the current settings. An integer that

@@ -13,9 +13,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
+	"irm/account"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
@@ -49,7 +51,10 @@ type server struct {
 	idle     time.Duration
 	maxAge   time.Duration
 	throttle *throttle
-	pseudo   []byte // HMAC key for pseudonyms
+	refusals *refusalLog
+	origin   *http.CrossOriginProtection // first CSRF layer; the synchronizer token is the second
+	hashing  chan struct{}               // bounds concurrent password checks (argon2: 19 MiB each)
+	pseudo   []byte                      // HMAC key for pseudonyms
 	now      func() time.Time
 	mux      *http.ServeMux
 	routes   []route
@@ -58,7 +63,7 @@ type server struct {
 // route is one entry of the site map: who may do what where.
 type route struct {
 	Method, Path string
-	Perm         Perm // "" = public
+	Perm         account.Perm // "" = public
 	h            handler
 }
 
@@ -66,13 +71,23 @@ type route struct {
 // c is nil on public routes.
 type handler func(w http.ResponseWriter, r *http.Request, c *reqCtx)
 
+// Handler is the UI and API. Close it before closing the store: it writes the pending
+// summaries of refused sign-ins.
+type Handler struct {
+	http.Handler
+	s *server
+}
+
+// Close writes what the UI still holds for the audit log (sign-in refusal summaries).
+func (h *Handler) Close() { h.s.refusals.flush() }
+
 // New returns the UI and API handler.
-func New(opt Options) (http.Handler, error) {
+func New(opt Options) (*Handler, error) {
 	s, err := newServer(opt)
 	if err != nil {
 		return nil, err
 	}
-	return s.headers(s.mux), nil
+	return &Handler{Handler: s.headers(s.mux), s: s}, nil
 }
 
 func newServer(opt Options) (*server, error) {
@@ -83,17 +98,20 @@ func newServer(opt Options) (*server, error) {
 		db: opt.DB, eng: opt.Engine, rules: opt.Rules, cfg: opt.Config, log: opt.Logger,
 		secure: opt.Secure, idle: opt.IdleTimeout, maxAge: opt.MaxAge,
 		throttle: newThrottle(), now: time.Now, mux: http.NewServeMux(),
+		origin:  http.NewCrossOriginProtection(),
+		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.refusals = newRefusalLog(s.db, s.log, func() time.Time { return s.now() })
 	if s.idle <= 0 {
 		s.idle = 30 * time.Minute
 	}
 	if s.maxAge <= 0 {
 		s.maxAge = 12 * time.Hour
 	}
-	key, err := s.db.SecretKey("pseudonym")
+	key, err := account.PseudonymKey(s.db)
 	if err != nil {
 		return nil, err
 	}
@@ -114,38 +132,38 @@ func (s *server) siteMap() []route {
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/login", "", s.showLogin},
 		{"POST", "/login", "", s.signIn},
-		{"GET", "/logout", PermSignedIn, s.showLogout},
-		{"POST", "/logout", PermSignedIn, s.signOut},
-		{"GET", "/{$}", PermSignedIn, s.showOverview},
-		{"POST", "/privacy/reveal", PermRealNames, s.setReveal},
+		{"GET", "/logout", account.PermSignedIn, s.showLogout},
+		{"POST", "/logout", account.PermSignedIn, s.signOut},
+		{"GET", "/{$}", account.PermSignedIn, s.showOverview},
+		{"POST", "/privacy/reveal", account.PermRealNames, s.setReveal},
 
-		{"GET", "/settings", PermConfigure, s.showSettings},
-		{"POST", "/settings", PermConfigure, s.saveSettings},
-		{"GET", "/policies", PermConfigure, s.showPolicies},
-		{"GET", "/policies/new", PermConfigure, s.showWizard},
-		{"POST", "/policies/new", PermConfigure, s.stepWizard},
-		{"GET", "/policies/scoring", PermConfigure, s.showScoring},
-		{"POST", "/policies/scoring", PermConfigure, s.startScoring},
-		{"GET", "/policies/{name}", PermConfigure, s.showPolicy},
-		{"POST", "/policies/{name}", PermConfigure, s.savePolicy},
-		{"POST", "/policies/{name}/delete", PermConfigure, s.deletePolicy},
-		{"GET", "/connectors", PermConnectors, s.showConnectors},
+		{"GET", "/settings", account.PermConfigure, s.showSettings},
+		{"POST", "/settings", account.PermConfigure, s.saveSettings},
+		{"GET", "/policies", account.PermConfigure, s.showPolicies},
+		{"GET", "/policies/new", account.PermConfigure, s.showWizard},
+		{"POST", "/policies/new", account.PermConfigure, s.stepWizard},
+		{"GET", "/policies/scoring", account.PermConfigure, s.showScoring},
+		{"POST", "/policies/scoring", account.PermConfigure, s.startScoring},
+		{"GET", "/policies/{name}", account.PermConfigure, s.showPolicy},
+		{"POST", "/policies/{name}", account.PermConfigure, s.savePolicy},
+		{"POST", "/policies/{name}/delete", account.PermConfigure, s.deletePolicy},
+		{"GET", "/connectors", account.PermConnectors, s.showConnectors},
 
-		{"GET", "/alerts", PermAlerts, s.showAlerts},
-		{"GET", "/alerts/{id}", PermAlerts, s.showAlert},
-		{"POST", "/alerts/{id}/status", PermAlerts, s.setAlertStatus},
+		{"GET", "/alerts", account.PermAlerts, s.showAlerts},
+		{"GET", "/alerts/{id}", account.PermAlerts, s.showAlert},
+		{"POST", "/alerts/{id}/status", account.PermAlerts, s.setAlertStatus},
 
-		{"GET", "/admin/users", PermAccounts, s.showUsers},
-		{"POST", "/admin/users", PermAccounts, s.createUser},
-		{"POST", "/admin/users/{name}", PermAccounts, s.updateUser},
+		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
+		{"POST", "/admin/users", account.PermAccounts, s.createUser},
+		{"POST", "/admin/users/{name}", account.PermAccounts, s.updateUser},
 
-		{"GET", "/audit", PermAudit, s.showAudit},
-		{"GET", "/audit/export.csv", PermAudit, s.exportAudit},
+		{"GET", "/audit", account.PermAudit, s.showAudit},
+		{"GET", "/audit/export.csv", account.PermAudit, s.exportAudit},
 
-		{"GET", "/api/v1/alerts", PermAlerts, s.apiAlerts},
-		{"GET", "/api/v1/alerts/{id}", PermAlerts, s.apiAlert},
-		{"POST", "/api/v1/alerts/{id}/status", PermAlerts, s.apiSetAlertStatus},
-		{"GET", "/api/v1/me", PermSignedIn, s.apiMe},
+		{"GET", "/api/v1/alerts", account.PermAlerts, s.apiAlerts},
+		{"GET", "/api/v1/alerts/{id}", account.PermAlerts, s.apiAlert},
+		{"POST", "/api/v1/alerts/{id}/status", account.PermAlerts, s.apiSetAlertStatus},
+		{"GET", "/api/v1/me", account.PermSignedIn, s.apiMe},
 	}
 }
 

@@ -3,10 +3,10 @@ package ui
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
+	"irm/account"
 	"irm/store"
 )
 
@@ -27,17 +27,17 @@ func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 		s.serverError(w, r, c, err)
 		return
 	}
-	s.render(w, r, status, usersPage(s.page(r, c, "Accounts"), usersView{Accounts: accts, Roles: Roles, Self: c.Account.Name, Error: msg}))
+	s.render(w, r, status, usersPage(s.page(r, c, "Accounts"), usersView{Accounts: accts, Roles: account.Roles, Self: c.Account.Name, Error: msg}))
 }
 
 func (s *server) createUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	err := AddAccount(s.db, c.Account.Name, name, r.PostForm["role"], r.PostFormValue("password"))
+	err := account.AddAccount(s.db, c.Account.Name, name, r.PostForm["role"], r.PostFormValue("password"))
 	if err != nil {
 		s.renderUsers(w, r, c, http.StatusBadRequest, err.Error())
 		return
 	}
-	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape("Added account "+name), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/admin/users", "Added account "+name)
 }
 
 // updateUser applies one action from a row of the accounts table.
@@ -48,26 +48,26 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	var done string
 	switch r.PostFormValue("action") {
 	case "roles":
-		roles := CanonicalRoles(r.PostForm["role"])
+		roles := account.CanonicalRoles(r.PostForm["role"])
 		// Taking away one's own right to manage accounts could leave nobody able to.
-		if self && !Can(roles, PermAccounts) {
+		if self && !account.Can(roles, account.PermAccounts) {
 			err = errors.New("you cannot remove your own right to manage accounts; ask another administrator")
 		} else {
-			err = SetRoles(s.db, c.Account.Name, name, roles)
+			err = account.SetRoles(s.db, c.Account.Name, name, roles)
 		}
 		done = "Saved role groups of " + name
 	case "disable":
 		if self {
 			err = errors.New("you cannot disable your own account")
 		} else {
-			err = SetDisabled(s.db, c.Account.Name, name, true)
+			err = account.SetDisabled(s.db, c.Account.Name, name, true)
 		}
 		done = "Disabled " + name
 	case "enable":
-		err = SetDisabled(s.db, c.Account.Name, name, false)
+		err = account.SetDisabled(s.db, c.Account.Name, name, false)
 		done = "Enabled " + name
 	case "password":
-		err = SetPassword(s.db, c.Account.Name, name, r.PostFormValue("password"))
+		err = account.SetPassword(s.db, c.Account.Name, name, r.PostFormValue("password"))
 		done = "Changed the password of " + name
 	default:
 		err = errors.New("unknown action")
@@ -85,7 +85,7 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	http.Redirect(w, r, "/admin/users?flash="+url.QueryEscape(done), http.StatusSeeOther)
+	s.redirectFlash(w, r, c, "/admin/users", done)
 }
 
 func hasRole(roles []string, r string) bool { return slices.Contains(roles, r) }

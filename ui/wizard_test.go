@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"irm/account"
 	"irm/engine"
 )
 
@@ -33,7 +34,7 @@ func htmlUnescape(s string) string {
 // that is taken.
 func TestWizardWithoutJavaScript(t *testing.T) {
 	env := newTestEnv(t)
-	c := env.signIn(RoleAdmin)
+	c := env.signIn(account.RoleAdmin)
 	page := c.get("/policies/new")
 	st, page := wizardPost(t, c, page, url.Values{"step": {secTemplate}, "nav": {"next"}, "template": {"data_leaks"}})
 	if st != 200 || !strings.Contains(page, `id="policy-name"`) {

@@ -1,22 +1,25 @@
-package ui
+// Package account is the local accounts of the admin UI, shared by the web UI and the
+// `irm user` command so that both validate and audit alike: adding and changing accounts,
+// the role groups and their permissions, the password rules, and the pseudonyms that
+// hide user names from reviewers.
+//
+// actor, in every function that changes something, is who made the change: the account
+// name for the web UI, "cli:<os user>" for the command line (CLIActor).
+package account
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 
 	"irm/store"
 )
-
-// Account operations shared by the accounts page and `irm user`, so that both validate
-// and audit the same way. actor is who made the change ("cli:root" for the command line).
-
-// MinPasswordLen is the shortest password an account may have.
-const MinPasswordLen = 12
 
 // accountAudit is what the audit log records of an account: never the hash.
 type accountAudit struct {
@@ -30,15 +33,27 @@ func accountSnapshot(a store.Account) accountAudit {
 }
 
 func appendAudit(db *store.DB, actor, category, activity, target string, before, after any, details string) error {
-	e := store.AuditEntry{Actor: actor, Category: category, Activity: activity, Target: target, Details: details}
-	if before != nil {
-		e.Before, _ = json.Marshal(before)
-	}
-	if after != nil {
-		e.After, _ = json.Marshal(after)
-	}
-	_, err := db.AppendAudit(e)
+	_, err := db.Audit(actor, category, activity, target, before, after, details)
 	return err
+}
+
+// CLIActor names the person at the terminal in the audit log: "cli:" and the operating
+// system account running the command, or, when that is root through sudo, the account
+// that ran sudo (SUDO_USER is trusted only from root, who could write anything anyway).
+func CLIActor() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+		if u.Uid == "0" {
+			if s := os.Getenv("SUDO_USER"); s != "" {
+				name = s
+			}
+		}
+	}
+	if name == "" {
+		name = "uid" + strconv.Itoa(os.Getuid())
+	}
+	return "cli:" + name
 }
 
 // AddAccount creates an account with roles and password, and audits it.
@@ -47,8 +62,11 @@ func AddAccount(db *store.DB, actor, name string, roles []string, password strin
 	if len(roles) == 0 {
 		return fmt.Errorf("account %s: at least one role is needed (roles: %s)", name, strings.Join(Roles, ", "))
 	}
-	if len(password) < MinPasswordLen {
-		return fmt.Errorf("account %s: the password must have at least %d characters", name, MinPasswordLen)
+	if !store.ValidAccountName(name) {
+		return fmt.Errorf("account name %q: use 1-64 letters, digits, . _ - @", name)
+	}
+	if err := CheckPassword(name, password); err != nil {
+		return fmt.Errorf("account %s: %w", name, err)
 	}
 	hash, err := store.HashPassword(password)
 	if err != nil {
@@ -102,8 +120,8 @@ func SetDisabled(db *store.DB, actor, name string, disabled bool) error {
 
 // SetPassword replaces an account's password and signs its sessions out.
 func SetPassword(db *store.DB, actor, name, password string) error {
-	if len(password) < MinPasswordLen {
-		return fmt.Errorf("account %s: the password must have at least %d characters", name, MinPasswordLen)
+	if err := CheckPassword(name, password); err != nil {
+		return fmt.Errorf("account %s: %w", name, err)
 	}
 	hash, err := store.HashPassword(password)
 	if err != nil {
@@ -145,7 +163,7 @@ func RandomPassword() string {
 	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 	b := make([]byte, 20)
 	if _, err := rand.Read(b); err != nil {
-		panic("ui: crypto/rand failed: " + err.Error())
+		panic("account: crypto/rand failed: " + err.Error())
 	}
 	for i := range b {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
