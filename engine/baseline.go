@@ -60,43 +60,64 @@ func (u usual) describe(what string) string {
 
 // dayCount is the number of matching events of one indicator on one day.
 type dayCount struct {
-	ind uint16
 	day int32
+	ind uint16
 	n   int32
 }
 
-// dailyTable holds a user's daily counts, sorted by (indicator, day).
+// dailyTable holds a user's daily counts, sorted by (day, indicator): the engine keeps
+// one per user up to date as hits arrive (userIndex.daily), so that new days append.
 type dailyTable []dayCount
 
-func (t dailyTable) window(ind uint16, from, to int32) []dayCount {
-	i := sort.Search(len(t), func(i int) bool { return t[i].ind > ind || (t[i].ind == ind && t[i].day >= from) })
-	j := i
-	for j < len(t) && t[j].ind == ind && t[j].day <= to {
-		j++
+func (t dailyTable) search(day int32, ind uint16) int {
+	return sort.Search(len(t), func(i int) bool { return t[i].day > day || (t[i].day == day && t[i].ind >= ind) })
+}
+
+// add counts one more event of the indicator on the day.
+func (t *dailyTable) add(day int32, ind uint16) {
+	s := *t
+	// New hits are mostly of the latest day: look there before searching.
+	i := len(s)
+	if i == 0 || s[i-1].day > day || (s[i-1].day == day && s[i-1].ind >= ind) {
+		i = s.search(day, ind)
 	}
-	return t[i:j]
+	if i < len(s) && s[i].day == day && s[i].ind == ind {
+		s[i].n++
+		return
+	}
+	s = append(s, dayCount{})
+	copy(s[i+1:], s[i:])
+	s[i] = dayCount{day: day, ind: ind, n: 1}
+	*t = s
+}
+
+// collect appends to buf the nonzero counts of the indicator on days from..to.
+func (t dailyTable) collect(ind uint16, from, to int32, buf []int32) []int32 {
+	for i := t.search(from, 0); i < len(t) && t[i].day <= to; i++ {
+		if t[i].ind == ind {
+			buf = append(buf, t[i].n)
+		}
+	}
+	return buf
 }
 
 func (t dailyTable) count(ind uint16, day int32) int {
-	w := t.window(ind, day, day)
-	if len(w) == 0 {
-		return 0
+	if i := t.search(day, ind); i < len(t) && t[i].day == day && t[i].ind == ind {
+		return int(t[i].n)
 	}
-	return int(w[0].n)
+	return 0
 }
 
-// ownBaseline computes the user's own baseline for counts on day d, from the counts
-// in the window before it (nonzero days) and the number of active days in it.
-func ownBaseline(counts []dayCount, active, minDays int) usual {
+// ownBaseline computes the user's own baseline from the nonzero daily counts of the
+// history window and the number of active days in it.
+func ownBaseline(vals []int32, active, minDays int) usual {
 	if active < max(minDays, 1) {
 		return usual{}
 	}
-	vals := make([]int, 0, len(counts))
 	sum, sumsq := 0.0, 0.0
-	for _, c := range counts {
-		vals = append(vals, int(c.n))
-		sum += float64(c.n)
-		sumsq += float64(c.n) * float64(c.n)
+	for _, v := range vals {
+		sum += float64(v)
+		sumsq += float64(v) * float64(v)
 	}
 	// A day with a count is an active day; a longer list means the active-day set and
 	// the counts disagree (it cannot, but the percentile below must not go negative).
@@ -109,10 +130,10 @@ func ownBaseline(counts []dayCount, active, minDays int) usual {
 	// Nearest rank over the ascending sample: zeros first, then the counts.
 	r := int(math.Ceil(0.95*float64(active))) - 1
 	if r >= zeros {
-		u.p95 = vals[r-zeros]
+		u.p95 = int(vals[r-zeros])
 	}
 	if zeros == 0 && len(vals) > 0 {
-		u.lo = vals[0]
+		u.lo = int(vals[0])
 	}
 	u.limit = math.Max(float64(u.p95), u.mean+3*poissonFloor(u.mean, u.sd))
 	return u

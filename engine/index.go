@@ -67,11 +67,12 @@ type userIndex struct {
 	hits    []hit    // by (t, id) once sortHits has run
 	trig    []trigHit
 	dlp     []dlpHit
-	ids     []byte   // event ids of hits, triggers and DLP matches
-	inds    []uint16 // indicator indices (rule-set catalog order) of every hit
-	keys    []uint64 // parallel to inds: the first_seen key hash, 0 for other indicators
-	active  dayset   // days with any stored event, of any feed
-	newest  int64    // time of the newest event of any feed (unix nanos)
+	ids     []byte     // event ids of hits, triggers and DLP matches
+	inds    []uint16   // indicator indices (rule-set catalog order) of every hit
+	keys    []uint64   // parallel to inds: the first_seen key hash, 0 for other indicators
+	daily   dailyTable // events per (day, indicator), kept up to date by add
+	active  dayset     // days with any stored event, of any feed
+	newest  int64      // time of the newest event of any feed (unix nanos)
 	sorted  bool
 }
 
@@ -113,6 +114,9 @@ func (ux *userIndex) add(h hit) {
 		}
 	}
 	ux.hits = append(ux.hits, h)
+	for _, ix := range ux.hitInds(&h) {
+		ux.daily.add(h.day, ix)
+	}
 }
 
 // sortHits restores (time, id) order after late or out-of-order events, so that every
@@ -176,6 +180,12 @@ func (ux *userIndex) compact() {
 		move(&ux.dlp[i].idOff, ux.dlp[i].idLen)
 	}
 	ux.ids, ux.inds, ux.keys = ids, inds, keys
+	ux.daily = nil
+	for i := range ux.hits {
+		for _, ix := range ux.hitInds(&ux.hits[i]) {
+			ux.daily.add(ux.hits[i].day, ix)
+		}
+	}
 }
 
 func (ux *userIndex) department() string {

@@ -234,33 +234,25 @@ func (up *userPass) keep(h *hit, filter *PriorityContent) bool {
 }
 
 // table returns the user's daily counts over all their hits (every day, in scope or
-// not: baselines look at the history), under a policy's priority-only filter.
+// not: baselines look at the history), under a policy's priority-only filter. Without
+// a filter it is the index's own table.
 func (up *userPass) table(filter *PriorityContent) dailyTable {
+	if filter == nil {
+		return up.ux.daily
+	}
 	if t, ok := up.tables[filter]; ok {
 		return t
 	}
-	m := map[dayInd]int32{}
+	var t dailyTable
 	for i := range up.ux.hits {
 		h := &up.ux.hits[i]
 		if !up.keep(h, filter) {
 			continue
 		}
-		for j, ix := range up.ux.hitInds(h) {
-			if up.counts(h.indOff + uint32(j)) {
-				m[dayInd{h.day, ix}]++
-			}
+		for _, ix := range up.ux.hitInds(h) {
+			t.add(h.day, ix)
 		}
 	}
-	t := make(dailyTable, 0, len(m))
-	for k, n := range m {
-		t = append(t, dayCount{ind: k.ind, day: k.day, n: n})
-	}
-	sort.Slice(t, func(i, j int) bool {
-		if t[i].ind != t[j].ind {
-			return t[i].ind < t[j].ind
-		}
-		return t[i].day < t[j].day
-	})
 	up.tables[filter] = t
 	return t
 }
@@ -276,7 +268,8 @@ func (up *userPass) baseline(t dailyTable, ix uint16, d int32) (u usual, shared 
 	s := up.sc.s
 	from, to := historyOf(d)
 	active := up.ux.active.count(from, to)
-	if u := ownBaseline(t.window(ix, from, to), active, s.BaselineMinDays); u.ok {
+	var buf [baselineDays]int32
+	if u := ownBaseline(t.collect(ix, from, to, buf[:0]), active, s.BaselineMinDays); u.ok {
 		return u, false
 	}
 	g := up.sc.groups
@@ -335,48 +328,63 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 	// only once the count also stands out from the user's usual — or at once for an
 	// event involving an unallowed domain.
 	countFires := func(ids []string, threshold func(id string, ind *dsl.Indicator) int, bit int, fire func(h *hit, ind *dsl.Indicator, n int, why string)) {
-		want := map[uint16]int{}
+		type counter struct {
+			ix       uint16
+			th, n    int
+			fired    bool
+			usual    usual // the day's baseline, once n reached th (user mode)
+			hasUsual bool
+		}
+		var want []counter
 		for _, id := range ids {
 			if ix, ind := sc.ind(id); ind != nil && s.enabled(id) {
-				want[ix] = max(threshold(id, ind), 1)
+				want = append(want, counter{ix: ix, th: max(threshold(id, ind), 1)})
 			}
 		}
 		if len(want) == 0 {
 			return
 		}
 		t := up.table(nil)
-		counts := map[dayInd]int{}
-		fired := map[dayInd]bool{}
+		day := int32(math.MinInt32)
 		for i := range ux.hits {
 			h := &ux.hits[i]
 			if bit >= 0 && h.ct&(1<<uint(bit)) == 0 {
 				continue
 			}
+			if h.day != day { // hits are in time order: a new day starts every count again
+				day = h.day
+				for j := range want {
+					want[j].n, want[j].fired, want[j].hasUsual = 0, false, false
+				}
+			}
 			for j, ix := range ux.hitInds(h) {
-				th, ok := want[ix]
-				if !ok || !up.counts(h.indOff+uint32(j)) {
+				c := slices.IndexFunc(want, func(c counter) bool { return c.ix == ix })
+				if c < 0 || !up.counts(h.indOff+uint32(j)) {
 					continue
 				}
-				k := dayInd{h.day, ix}
-				counts[k]++
-				if fired[k] {
+				w := &want[c]
+				w.n++
+				if w.fired {
 					continue
 				}
-				n := counts[k]
 				switch {
 				case h.flags&hitUnallowed != 0:
-					fired[k] = true
-					fire(h, sc.inds[ix], n, "an unallowed domain")
-				case n >= th:
+					w.fired = true
+					fire(h, sc.inds[ix], w.n, "an unallowed domain")
+				case w.n >= w.th:
 					if mode == ThresholdUser && firstSeenOf(sc.inds[ix]) == nil {
-						u, sh := up.baseline(t, ix, h.day)
-						shared = shared || sh
-						if !u.standsOut(n) {
+						if !w.hasUsual {
+							var sh bool
+							w.usual, sh = up.baseline(t, ix, h.day)
+							shared = shared || sh
+							w.hasUsual = true
+						}
+						if !w.usual.standsOut(w.n) {
 							continue
 						}
 					}
-					fired[k] = true
-					fire(h, sc.inds[ix], n, "")
+					w.fired = true
+					fire(h, sc.inds[ix], w.n, "")
 				}
 			}
 		}
@@ -774,11 +782,7 @@ func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope wi
 	}
 	var hist dailyTable // completions per day, for the user's baseline
 	for _, d := range done {
-		if n := len(hist); n > 0 && hist[n-1].day == d.day {
-			hist[n-1].n++
-		} else {
-			hist = append(hist, dayCount{day: d.day, n: 1})
-		}
+		hist.add(d.day, 0)
 	}
 	var out []Insight
 	for _, day := range days {
@@ -787,7 +791,7 @@ func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope wi
 		detail := ""
 		if lvl != LevelNone && mode == ThresholdUser {
 			from, to := historyOf(day)
-			u := ownBaseline(hist.window(0, from, to), ux.active.count(from, to), up.sc.s.BaselineMinDays)
+			u := ownBaseline(hist.collect(0, from, to, nil), ux.active.count(from, to), up.sc.s.BaselineMinDays)
 			if !u.standsOut(len(ds)) {
 				lvl = LevelNone
 			} else if u.ok {

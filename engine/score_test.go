@@ -54,13 +54,7 @@ func TestSeverityAndCutoffs(t *testing.T) {
 }
 
 func TestOwnBaseline(t *testing.T) {
-	counts := func(ns ...int32) []dayCount {
-		var out []dayCount
-		for i, n := range ns {
-			out = append(out, dayCount{day: int32(i), n: n})
-		}
-		return out
-	}
+	counts := func(ns ...int32) []int32 { return ns }
 	// Too few active days: no baseline.
 	if u := ownBaseline(counts(5), 9, 10); u.ok {
 		t.Errorf("9 active days gave a baseline: %+v", u)
@@ -96,6 +90,26 @@ func TestOwnBaseline(t *testing.T) {
 	u = ownBaseline(counts(ramp...), 30, 10)
 	if u.p95 != 20 || u.limit < 20 {
 		t.Errorf("ramp: %+v", u)
+	}
+}
+
+func TestDailyTable(t *testing.T) {
+	var d dailyTable
+	for _, c := range []struct {
+		day int32
+		ind uint16
+	}{{10, 2}, {10, 1}, {10, 2}, {12, 1}, {9, 1}, {11, 3}, {12, 1}, {12, 1}} {
+		d.add(c.day, c.ind)
+	}
+	want := dailyTable{{9, 1, 1}, {10, 1, 1}, {10, 2, 2}, {11, 3, 1}, {12, 1, 3}}
+	if fmt.Sprint(d) != fmt.Sprint(want) {
+		t.Fatalf("table %v, want %v", d, want)
+	}
+	if got := d.collect(1, 10, 12, nil); fmt.Sprint(got) != "[1 3]" {
+		t.Errorf("collect(1, 10..12) = %v", got)
+	}
+	if d.count(2, 10) != 2 || d.count(2, 11) != 0 || d.count(9, 9) != 0 {
+		t.Error("count")
 	}
 }
 
