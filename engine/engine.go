@@ -434,7 +434,7 @@ func (e *Engine) scorer() *scorer {
 	inds := e.rs.Indicators()
 	return &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
 		files: e.files, contents: e.contents, dlpSets: e.dlpSets, groups: e.groups, manual: e.manual,
-		confirmed: e.confirmedViolation, dayName: dayString}
+		confirmed: e.confirmedViolation, dayName: dayString, trigCounters: map[string][]counter{}}
 }
 
 // settle recomputes the statistics that depend on every user: the department and

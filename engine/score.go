@@ -197,6 +197,9 @@ type scorer struct {
 	manual    map[string][]ManualScope
 	confirmed func(user string) bool
 	dayName   func(day int32) string
+
+	trigCounters map[string][]counter // per count trigger (see userPass.counters)
+	scratch      []counter
 }
 
 func (sc *scorer) ind(id string) (uint16, *dsl.Indicator) {
@@ -213,6 +216,32 @@ type userPass struct {
 	ux     *userIndex
 	tables map[*PriorityContent]dailyTable
 	seqs   map[seqKey][]seqDone
+}
+
+// counter follows one indicator of a count trigger through a day.
+type counter struct {
+	ix            uint16
+	th, n         int
+	fired, judged bool
+	hasLimit      bool
+	limit         float64 // the day's baseline limit (user mode), once judged
+}
+
+// counters returns fresh counters for a count trigger's indicators (the scorer keeps
+// the list per trigger: it is the same for every user).
+func (up *userPass) counters(key string, ids []string, threshold func(id string, ind *dsl.Indicator) int) []counter {
+	sc := up.sc
+	base, ok := sc.trigCounters[key]
+	if !ok {
+		for _, id := range ids {
+			if ix, ind := sc.ind(id); ind != nil && sc.s.enabled(id) {
+				base = append(base, counter{ix: ix, th: max(threshold(id, ind), 1)})
+			}
+		}
+		sc.trigCounters[key] = base
+	}
+	sc.scratch = append(sc.scratch[:0], base...)
+	return sc.scratch
 }
 
 type seqKey struct {
@@ -327,20 +356,8 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 	// brings the day's count of one of the indicators to its threshold — in user mode
 	// only once the count also stands out from the user's usual — or at once for an
 	// event involving an unallowed domain.
-	countFires := func(ids []string, threshold func(id string, ind *dsl.Indicator) int, bit int, fire func(h *hit, ind *dsl.Indicator, n int, why string)) {
-		type counter struct {
-			ix       uint16
-			th, n    int
-			fired    bool
-			usual    usual // the day's baseline, once n reached th (user mode)
-			hasUsual bool
-		}
-		var want []counter
-		for _, id := range ids {
-			if ix, ind := sc.ind(id); ind != nil && s.enabled(id) {
-				want = append(want, counter{ix: ix, th: max(threshold(id, ind), 1)})
-			}
-		}
+	countFires := func(key string, ids []string, threshold func(id string, ind *dsl.Indicator) int, bit int, fire func(h *hit, ind *dsl.Indicator, n int, why string)) {
+		want := up.counters(key, ids, threshold)
 		if len(want) == 0 {
 			return
 		}
@@ -354,7 +371,7 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 			if h.day != day { // hits are in time order: a new day starts every count again
 				day = h.day
 				for j := range want {
-					want[j].n, want[j].fired, want[j].hasUsual = 0, false, false
+					want[j].n, want[j].fired, want[j].judged = 0, false, false
 				}
 			}
 			for j, ix := range ux.hitInds(h) {
@@ -373,13 +390,12 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 					fire(h, sc.inds[ix], w.n, "an unallowed domain")
 				case w.n >= w.th:
 					if mode == ThresholdUser && firstSeenOf(sc.inds[ix]) == nil {
-						if !w.hasUsual {
-							var sh bool
-							w.usual, sh = up.baseline(t, ix, h.day)
+						if !w.judged { // the day's baseline, once
+							u, sh := up.baseline(t, ix, h.day)
 							shared = shared || sh
-							w.hasUsual = true
+							w.limit, w.hasLimit, w.judged = u.limit, u.ok, true
 						}
-						if !w.usual.standsOut(w.n) {
+						if w.hasLimit && float64(w.n) <= w.limit {
 							continue
 						}
 					}
@@ -404,7 +420,7 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 				}
 			}
 		}
-		countFires(p.Triggers.Indicators, func(id string, ind *dsl.Indicator) int {
+		countFires("policy:"+p.Name, p.Triggers.Indicators, func(id string, ind *dsl.Indicator) int {
 			if th := p.Triggers.Thresholds[id]; th > 0 {
 				return th
 			}
@@ -422,7 +438,7 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 			if ct.tmpl != tmpl {
 				continue
 			}
-			countFires(ct.tr.Indicators, func(id string, ind *dsl.Indicator) int { return ct.tr.Thresholds[id] }, bit,
+			countFires("trigger:"+ct.tmpl.ID+"/"+ct.tr.ID, ct.tr.Indicators, func(id string, ind *dsl.Indicator) int { return ct.tr.Thresholds[id] }, bit,
 				func(h *hit, ind *dsl.Indicator, n int, why string) {
 					add(h.t, fireName(ct.tr.Name, ind, n, h.day, why), ux.hitID(h))
 				})
