@@ -44,10 +44,6 @@ func (o Options) logger() *slog.Logger {
 	return o.Logger
 }
 
-// CostLimit bounds the runtime cost of one evaluation, so a rule with a runaway
-// comprehension stops with an error instead of stalling the engine.
-const CostLimit = 100_000
-
 // CEL type names of the objects rules see.
 const (
 	eventTypeName = "irm.Event"
