@@ -50,8 +50,8 @@ func runRules(args []string) error {
 }
 
 // loadRules loads the built-ins plus PATHs, or plus the config's rules dir when there
-// are none. Tests run with dsl.TestOrgDomains as the organisation, so that their
-// results do not depend on this appliance's [org] domains.
+// are none. Tests run with dsl.TestOrgDomains and dsl.TestOrgTimezone as the
+// organisation, so that their results do not depend on this appliance's [org] section.
 func loadRules(name string, args []string, extra func(fs *flag.FlagSet)) (*dsl.RuleSet, []string, error) {
 	fs, cfgPath := newFlags("rules " + name)
 	if extra != nil {
@@ -64,9 +64,9 @@ func loadRules(name string, args []string, extra func(fs *flag.FlagSet)) (*dsl.R
 	if err != nil {
 		return nil, nil, err
 	}
-	opt := dsl.Options{OrgDomains: cfg.Org.Domains}
+	opt := dsl.Options{OrgDomains: cfg.Org.Domains, OrgTimezone: cfg.Org.Timezone}
 	if name == "test" {
-		opt.OrgDomains = dsl.TestOrgDomains
+		opt.OrgDomains, opt.OrgTimezone = dsl.TestOrgDomains, dsl.TestOrgTimezone
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {

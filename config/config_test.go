@@ -42,6 +42,7 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"Drop.Settle":       500,
 		"Rules.Dir":         filepath.Join(cwd, "rules.d"),
 		"Org.Domains":       []string{"contoso.com"},
+		"Org.Timezone":      "UTC",
 		"Retention.Days":    180,
 		"File":              "",
 		"TLS":               "",
@@ -56,6 +57,7 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"Drop.Settle":       c.Drop.SettleMS,
 		"Rules.Dir":         c.Rules.Dir,
 		"Org.Domains":       c.Org.Domains,
+		"Org.Timezone":      c.Org.Timezone,
 		"Retention.Days":    c.Retention.EventsDays,
 		"File":              c.File,
 		"TLS":               c.TLSCert + c.TLSKey,
@@ -117,6 +119,15 @@ func TestLoadOverride(t *testing.T) {
 			check: func(t *testing.T, c *Config, dir string) {
 				if want := []string{"fabrikam.com", "*.fabrikam.net"}; !reflect.DeepEqual(c.Org.Domains, want) {
 					t.Errorf("domains = %q, want %q", c.Org.Domains, want)
+				}
+			},
+		},
+		{
+			name: "an IANA time zone for the organisation",
+			text: "[org]\ntimezone = \"America/New_York\"\n",
+			check: func(t *testing.T, c *Config, dir string) {
+				if c.Org.Timezone != "America/New_York" || !reflect.DeepEqual(c.Org.Domains, []string{"contoso.com"}) {
+					t.Errorf("org = %+v", c.Org)
 				}
 			},
 		},
@@ -196,6 +207,9 @@ func TestLoadErrors(t *testing.T) {
 		{"tls half set", "tls_cert = \"c.pem\"\n", []string{"tls_cert and tls_key"}, nil},
 		{"bad domain", "[org]\ndomains = [\"alice@contoso.com\", \"\"]\n", []string{`"alice@contoso.com" is not a domain`, `"" is not a domain`}, nil},
 		{"empty data_dir", "data_dir = \"\"\n", []string{"data_dir must be set"}, nil},
+		{"unknown time zone", "[org]\ntimezone = \"Europe/Berlim\"\n", []string{"org.timezone", `unknown time zone "Europe/Berlim"`, "IANA"}, nil},
+		{"empty time zone", "[org]\ntimezone = \"\"\n", []string{"org.timezone: must be set"}, nil},
+		{"machine-local time zone", "[org]\ntimezone = \"Local\"\n", []string{"org.timezone", `"Local" depends on the machine`}, nil},
 		{"all problems at once", "data_dir = \"\"\n[drop]\ndir = \"\"\n", []string{"data_dir must be set", "drop.dir must be set"}, nil},
 	}
 	for _, tt := range tests {

@@ -123,8 +123,14 @@ func claim[D any](l *loader, c *claimed[D], id string, en entry, d D) {
 // compile builds a RuleSet from rule file texts (built-ins first), or returns every
 // problem found as a *LoadError.
 func compile(srcs []source, opt Options) (*RuleSet, error) {
+	if opt.OrgTimezone == "" {
+		opt.OrgTimezone = "UTC"
+	}
+	if _, err := zone(opt.OrgTimezone); err != nil {
+		return nil, fmt.Errorf("rules: org timezone %q: %w", opt.OrgTimezone, err)
+	}
 	org := newDomainSet(opt.OrgDomains)
-	env, err := newEnv(org)
+	env, err := newEnv(org, opt.OrgTimezone)
 	if err != nil {
 		return nil, fmt.Errorf("rules: CEL environment: %w", err)
 	}
@@ -176,6 +182,7 @@ func compile(srcs []source, opt Options) (*RuleSet, error) {
 		})
 		return nil, &LoadError{Diags: l.diags}
 	}
+	rs.srcs = srcs
 	rs.buildIndex()
 	return rs, nil
 }
@@ -234,6 +241,9 @@ func (l *loader) compileIndicators() {
 		l.checkFeeds(en, "feeds", d.Feeds)
 		ind.Thresholds = l.thresholds(en, d.Thresholds, DefaultThresholds)
 		prg, ast := l.compileExpr(en, "when", d.When, true)
+		if d.FirstSeen != nil {
+			ind.FirstSeen = l.firstSeen(en, id, d.FirstSeen)
+		}
 		if prg == nil {
 			continue
 		}
@@ -294,7 +304,12 @@ func (l *loader) compileSequences() {
 				}
 				set = append(set, alt)
 			}
+			ixs := make([]int, len(set))
+			for i, ind := range set {
+				ixs[i] = rs.indicators[ind].order
+			}
 			sq.StepSets = append(sq.StepSets, set)
+			sq.StepIx = append(sq.StepIx, ixs)
 		}
 		if d.Within == "" {
 			sq.Within = 7 * 24 * time.Hour
@@ -463,7 +478,8 @@ func (l *loader) thresholds(en entry, v []int, def [3]int) [3]int {
 	return [3]int{v[0], v[1], v[2]}
 }
 
-// compileExpr compiles a CEL string value; CEL errors point into the file.
+// compileExpr compiles a CEL condition (a string value of type bool); CEL errors point
+// into the file.
 func (l *loader) compileExpr(en entry, key, src string, required bool) (cel.Program, *cel.Ast) {
 	if strings.TrimSpace(src) == "" {
 		if required {
@@ -471,6 +487,12 @@ func (l *loader) compileExpr(en entry, key, src string, required bool) (cel.Prog
 		}
 		return nil, nil
 	}
+	return l.compileTyped(en, key, key, src, cel.BoolType)
+}
+
+// compileTyped compiles the CEL expression src, the string value of key, which must be
+// of type want; label names it in messages.
+func (l *loader) compileTyped(en entry, key, label, src string, want *cel.Type) (cel.Program, *cel.Ast) {
 	ast, iss := l.rs.env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		for _, e := range iss.Errors() {
@@ -480,16 +502,77 @@ func (l *loader) compileExpr(en entry, key, src string, required bool) (cel.Prog
 		}
 		return nil, nil
 	}
-	if !ast.OutputType().IsExactType(cel.BoolType) {
-		l.errf(en, key, "%s must be a bool expression, but it is %s", key, ast.OutputType())
+	if !ast.OutputType().IsExactType(want) {
+		l.errf(en, key, "%s must be a %s expression, but it is %s", label, want, ast.OutputType())
 		return nil, nil
 	}
 	prg, err := l.rs.env.Program(ast, programOptions(l.rs.env, ast)...)
 	if err != nil {
-		l.errf(en, key, "%s: %v", key, err)
+		l.errf(en, key, "%s: %v", label, err)
 		return nil, nil
 	}
 	return prg, ast
+}
+
+// firstSeen compiles the first_seen table m of indicator id (inline, or written as
+// [indicator.first_seen]); problems point at its keys.
+func (l *loader) firstSeen(en entry, id string, m map[string]any) *FirstSeen {
+	fen := en
+	if b := en.ix.subTable(en.blk, "first_seen"); b != nil {
+		fen.blk = b
+	}
+	fs := &FirstSeen{Days: FirstSeenDefaultDays, MinActiveDays: -1}
+	whole := func(k string) (int, bool) {
+		n, ok := m[k].(int64)
+		if !ok {
+			l.errf(fen, k, "indicator %s: first_seen.%s must be a whole number, not %v", id, k, m[k])
+			return 0, false
+		}
+		return int(n), true
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case "key":
+			s, ok := m[k].(string)
+			if !ok {
+				l.errf(fen, k, "indicator %s: first_seen.key must be a CEL expression in a string, e.g. key = 'event.device'", id)
+				continue
+			}
+			fs.Key = strings.TrimSpace(s)
+		case "days":
+			if n, ok := whole(k); ok {
+				if n < 1 || n > FirstSeenMaxDays {
+					l.errf(fen, k, "indicator %s: first_seen.days must be 1 to %d, not %d", id, FirstSeenMaxDays, n)
+				} else {
+					fs.Days = n
+				}
+			}
+		case "min_active_days": // after days: the keys are sorted
+			if n, ok := whole(k); ok {
+				if n < 0 || n > fs.Days {
+					l.errf(fen, k, "indicator %s: first_seen.min_active_days must be 0 to days (%d), not %d", id, fs.Days, n)
+				} else {
+					fs.MinActiveDays = n
+				}
+			}
+		default:
+			l.errf(fen, k, "indicator %s: first_seen: unknown key %q (allowed: %s)", id, k, strings.Join(firstSeenKeys, ", "))
+		}
+	}
+	if fs.MinActiveDays < 0 {
+		fs.MinActiveDays = min(FirstSeenDefaultMinActiveDays, fs.Days)
+	}
+	if fs.Key != "" {
+		// The expression as written, so that positions map back into the file.
+		src, _ := m["key"].(string)
+		fs.prg, _ = l.compileTyped(fen, "key", "first_seen.key", src, cel.StringType)
+	}
+	return fs
 }
 
 // exprPos maps a CEL location (1-based line, 0-based column in runes) inside the string
@@ -553,7 +636,11 @@ func (l *loader) checkListRefs(files []*parsedFile) {
 			}
 		}
 		for i, d := range pf.doc.Indicator {
-			check(pf.ix.nth("indicator", i), "when", d.When)
+			blk := pf.ix.nth("indicator", i)
+			check(blk, "when", d.When)
+			if key, ok := d.FirstSeen["key"].(string); ok {
+				check(pf.ix.subTable(blk, "first_seen"), "key", key)
+			}
 		}
 		for i, d := range pf.doc.Template {
 			tb := pf.ix.nth("template", i)
@@ -588,7 +675,7 @@ func (l *loader) dependsOnOverride(t *Test, overridden map[string]bool) bool {
 			return true
 		}
 		r, ok := l.rs.indicators[id]
-		return ok && usesOverride(r.ind.When)
+		return ok && (usesOverride(r.ind.When) || r.ind.FirstSeen != nil && usesOverride(r.ind.FirstSeen.Key))
 	}
 	switch {
 	case t.Indicator != "":

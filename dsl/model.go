@@ -6,6 +6,8 @@ package dsl
 import (
 	"time"
 
+	"cel.dev/cel-go/cel"
+
 	"irm/event"
 )
 
@@ -47,7 +49,35 @@ type Indicator struct {
 	// `event.operation == "X"` / `in [...]` conjuncts; nil means any operation.
 	Operations []string `json:"operations"`
 	Builtin    bool     `json:"builtin"` // from the embedded catalog (and not overridden)
+	// FirstSeen, when set, makes this a novelty indicator: an event matching When counts
+	// only if its key is new for the user (NoveltyTracker decides). Match still returns
+	// the indicator for every event matching When, since novelty depends on history.
+	FirstSeen *FirstSeen `json:"first_seen,omitempty"`
 }
+
+// FirstSeen is the novelty condition of an indicator (first_seen = { ... }): an event
+// matching the indicator's When counts only if (i) the user produced no event matching
+// When with the same key in the Days days before it (events strictly before it, at most
+// Days*24h earlier), and (ii) the user was active (had any stored event of any feed) on
+// at least MinActiveDays distinct UTC days among the Days days before the event's day.
+type FirstSeen struct {
+	// Key is the CEL expression (of type string) whose value must be new; "" means one
+	// key for every event: "the first matching event at all in Days days".
+	Key           string `json:"key"`
+	Days          int    `json:"days"`            // 1 to FirstSeenMaxDays; default 30
+	MinActiveDays int    `json:"min_active_days"` // 0 to Days; default the smaller of 10 and Days
+	prg           cel.Program
+}
+
+// First_seen defaults and bounds.
+const (
+	FirstSeenDefaultDays          = 30
+	FirstSeenDefaultMinActiveDays = 10
+	FirstSeenMaxDays              = 365
+)
+
+// Window is how far back a matching event with the same key makes an event not novel.
+func (fs *FirstSeen) Window() time.Duration { return time.Duration(fs.Days) * 24 * time.Hour }
 
 // Sequence is an ordered chain of indicator matches for one file or user within a window.
 type Sequence struct {
@@ -59,7 +89,10 @@ type Sequence struct {
 	// (any indicator of that category).
 	Steps []string `json:"steps"`
 	// StepSets are the indicator ids each step accepts, resolved at load.
-	StepSets   [][]string    `json:"step_sets"`
+	StepSets [][]string `json:"step_sets"`
+	// StepIx are the same as indicator indices of the rule set (RuleSet.IndicatorIndex),
+	// for SequenceTracker.Step.
+	StepIx     [][]int       `json:"-"`
 	Within     time.Duration `json:"within_ns"`
 	Link       string        `json:"link"`       // "file" or "user"
 	Thresholds [3]int        `json:"thresholds"` // files completing the sequence in a day for low, medium, high
@@ -103,13 +136,22 @@ type Template struct {
 type Test struct {
 	Name                                   string
 	Indicator, Sequence, Template, Trigger string
-	Events                                 []*event.Event
-	Profile                                *event.Profile
-	PriorityGroups                         []string
-	Lists                                  map[string][]string
-	Expect                                 bool
-	File                                   string
-	Line                                   int
+	// Events: one for an indicator or trigger test; for a sequence test, or a test of a
+	// first_seen indicator, several (sorted by time when run; the latest is the one a
+	// first_seen test judges, the others are the user's history).
+	Events         []*event.Event
+	Profile        *event.Profile
+	PriorityGroups []string
+	Lists          map[string][]string
+	// ActiveDays is, for a first_seen indicator test, the number of days the user was
+	// active before the latest event (default: the indicator's days).
+	ActiveDays int
+	// OrgTimezone is the organisation's time zone the test runs with (default
+	// TestOrgTimezone).
+	OrgTimezone string
+	Expect      bool
+	File        string
+	Line        int
 }
 
 // Kind returns what the test checks ("indicator", "sequence" or "trigger") and its id.

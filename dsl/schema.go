@@ -35,6 +35,8 @@ type indicatorDoc struct {
 	Feeds       []string `toml:"feeds"`
 	When        string   `toml:"when"`
 	Thresholds  []int    `toml:"thresholds"`
+	// FirstSeen is checked key by key in compile (positions, types, defaults).
+	FirstSeen map[string]any `toml:"first_seen"`
 }
 
 type sequenceDoc struct {
@@ -80,17 +82,28 @@ type testDoc struct {
 	Events    []map[string]any    `toml:"events"`
 	Profile   map[string]any      `toml:"profile"`
 	Lists     map[string][]string `toml:"lists"`
-	Expect    *bool               `toml:"expect"`
+	// ActiveDays: first_seen indicator tests only.
+	ActiveDays  *int   `toml:"active_days"`
+	OrgTimezone string `toml:"org_timezone"`
+	Expect      *bool  `toml:"expect"`
 }
+
+// firstSeenKeys are the keys of an indicator's first_seen table.
+var firstSeenKeys = []string{"key", "days", "min_active_days"}
+
+// subTables are tables that belong to the [[...]] entry before them and are written
+// [name] (or inline), not [[name]].
+var subTables = map[string]bool{"indicator.first_seen": true}
 
 // allowedKeys per table, for the unknown-key check.
 var allowedKeys = map[string][]string{
-	"list":             {"id", "name", "description", "items"},
-	"indicator":        {"id", "name", "category", "description", "feeds", "when", "thresholds"},
-	"sequence":         {"id", "name", "category", "description", "steps", "within", "link", "thresholds"},
-	"template":         {"id", "name", "category", "description", "required_feeds", "indicators", "sequences", "cumulative", "priority", "trigger"},
-	"template.trigger": {"id", "name", "when", "feeds", "indicators", "min_count"},
-	"test":             {"name", "indicator", "sequence", "template", "trigger", "event", "events", "profile", "lists", "expect"},
+	"list":                 {"id", "name", "description", "items"},
+	"indicator":            {"id", "name", "category", "description", "feeds", "when", "thresholds", "first_seen"},
+	"indicator.first_seen": firstSeenKeys,
+	"sequence":             {"id", "name", "category", "description", "steps", "within", "link", "thresholds"},
+	"template":             {"id", "name", "category", "description", "required_feeds", "indicators", "sequences", "cumulative", "priority", "trigger"},
+	"template.trigger":     {"id", "name", "when", "feeds", "indicators", "min_count"},
+	"test":                 {"name", "indicator", "sequence", "template", "trigger", "event", "events", "profile", "lists", "active_days", "org_timezone", "expect"},
 }
 
 func (l *loader) checkKeys(pf *parsedFile, md toml.MetaData) {
@@ -110,7 +123,14 @@ func (l *loader) checkKeys(pf *parsedFile, md toml.MetaData) {
 			}
 			continue
 		}
-		if !b.array {
+		switch {
+		case subTables[b.header]:
+			if b.array {
+				l.diags = append(l.diags, Diag{pf.src.name, b.line, 1, fmt.Sprintf("[[%s]] must be a single table: write [%s]", b.header, b.header)})
+			}
+			// Its keys are checked where it is compiled, for both ways of writing it.
+			continue
+		case !b.array:
 			l.diags = append(l.diags, Diag{pf.src.name, b.line, 1, fmt.Sprintf("[%s] must be an array of tables: write [[%s]]", b.header, b.header)})
 		}
 		for _, k := range b.order {

@@ -16,6 +16,10 @@ import (
 // result on every appliance: in a test, contoso.com is the organisation.
 var TestOrgDomains = []string{"contoso.com"}
 
+// TestOrgTimezone is the organisation's time zone rule tests run with (a [[test]] may
+// set org_timezone), for the same reason.
+const TestOrgTimezone = "UTC"
+
 // test decodes one [[test]].
 func (l *loader) test(en entry, d testDoc) *Test {
 	t := &Test{Name: d.Name, Indicator: d.Indicator, Sequence: d.Sequence, Template: d.Template, Trigger: d.Trigger, Lists: d.Lists, File: en.src.name}
@@ -46,12 +50,31 @@ func (l *loader) test(en entry, d testDoc) *Test {
 		if !found {
 			l.errf(en, "indicator", "test: unknown indicator %q", d.Indicator)
 			ok = false
-		} else if len(r.ind.Feeds) > 0 {
+			break
+		}
+		if len(r.ind.Feeds) > 0 {
 			defFeed = r.ind.Feeds[0]
 		}
-		if d.Event == nil || d.Events != nil {
-			l.errf(en, "indicator", "indicator test needs event = { ... } (not events)")
+		fs := r.ind.FirstSeen
+		switch {
+		case fs != nil && (d.Event == nil) == (d.Events == nil):
+			l.errf(en, "indicator", "test of first_seen indicator %s needs event = { ... } or events = [ {...}, ... ] (the history, then the event judged: the latest)", d.Indicator)
 			ok = false
+		case fs == nil && (d.Event == nil || d.Events != nil):
+			l.errf(en, "indicator", "indicator test needs event = { ... } (not events; a history of events is for first_seen indicators)")
+			ok = false
+		case fs == nil && d.ActiveDays != nil:
+			l.errf(en, "active_days", "active_days applies only to tests of first_seen indicators; %s has no first_seen", d.Indicator)
+			ok = false
+		case fs != nil:
+			t.ActiveDays = fs.Days
+			if d.ActiveDays != nil {
+				t.ActiveDays = *d.ActiveDays
+				if t.ActiveDays < 0 || t.ActiveDays > fs.Days {
+					l.errf(en, "active_days", "active_days must be 0 to the indicator's days (%d), not %d", fs.Days, t.ActiveDays)
+					ok = false
+				}
+			}
 		}
 	case d.Sequence != "":
 		if _, found := l.rs.sequences[d.Sequence]; !found {
@@ -80,6 +103,18 @@ func (l *loader) test(en entry, d testDoc) *Test {
 			l.errf(en, "template", "trigger test needs event = { ... } (not events)")
 			ok = false
 		}
+	}
+	if d.ActiveDays != nil && d.Indicator == "" {
+		l.errf(en, "active_days", "active_days applies only to tests of first_seen indicators")
+		ok = false
+	}
+	t.OrgTimezone = TestOrgTimezone
+	if d.OrgTimezone != "" {
+		if _, err := zone(d.OrgTimezone); err != nil {
+			l.errf(en, "org_timezone", "test org_timezone %q: %v", d.OrgTimezone, err)
+			ok = false
+		}
+		t.OrgTimezone = d.OrgTimezone
 	}
 	if !ok {
 		return nil
