@@ -134,6 +134,10 @@ func (l *loader) checkKeys(pf *parsedFile, md toml.MetaData) {
 			l.diags = append(l.diags, Diag{pf.src.name, b.line, 1, fmt.Sprintf("[%s] must be an array of tables: write [[%s]]", b.header, b.header)})
 		}
 		for _, k := range b.order {
+			// Dotted keys of a sub-table (first_seen.key = ...) are checked with it.
+			if head, _, dotted := strings.Cut(k, "."); dotted && subTables[b.header+"."+head] {
+				continue
+			}
 			if !slices.Contains(allowedKeys[b.header], k) {
 				l.errf(en, k, "unknown key %q in [[%s]] (allowed: %s)", k, b.header, strings.Join(allowedKeys[b.header], ", "))
 			}

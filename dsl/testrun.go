@@ -66,6 +66,9 @@ func (rs *RuleSet) RunTests() []TestResult {
 		}
 		res := v.runTest(v.tests[i])
 		res.Test = t
+		if tz != TestOrgTimezone {
+			res.Why = strings.TrimPrefix(res.Why+"; ", "; ") + "org timezone " + tz
+		}
 		out = append(out, res)
 	}
 	return out

@@ -304,14 +304,27 @@ func (ix *tomlIndex) children(parent *block, child string) []*block {
 }
 
 // subTable returns the block holding the keys of parent's table-valued key: an inline
-// table (key = { a = 1, b = "x" }) read into a block of its own, or else a [header.key]
-// table that follows parent. Nil when there is neither.
+// table (key = { a = 1, b = "x" }) read into a block of its own, dotted keys of parent
+// (key.a = 1), or else a [header.key] table that follows parent. Nil when there is none.
 func (ix *tomlIndex) subTable(parent *block, key string) *block {
 	if parent == nil {
 		return nil
 	}
 	if kp, ok := parent.keys[key]; ok {
 		return ix.inlineTable(kp, parent.header+"."+key)
+	}
+	var dotted *block
+	for _, k := range parent.order {
+		if sub, ok := strings.CutPrefix(k, key+"."); ok {
+			if dotted == nil {
+				dotted = &block{header: parent.header + "." + key, line: parent.keys[k].line, keys: map[string]keyPos{}}
+			}
+			dotted.keys[sub] = parent.keys[k]
+			dotted.order = append(dotted.order, sub)
+		}
+	}
+	if dotted != nil {
+		return dotted
 	}
 	if kids := ix.children(parent, parent.header+"."+key); len(kids) > 0 {
 		return kids[0]
