@@ -38,23 +38,57 @@ func loop(b *testing.B, fn func(i int)) {
 	}
 }
 
-// BenchmarkSimpleIndicator: one indicator (the issue's after_hours_sign_in) matched
-// against a sign-in event, through Match (index lookup, activation, evaluation).
-func BenchmarkSimpleIndicator(b *testing.B) {
+// BenchmarkSimpleIndicatorNativeGuard: the built-in after_hours_sign_in (an operation
+// test and four hour and weekday comparisons in org.timezone, here Europe/Berlin)
+// through Match. Every conjunct is a native guard, so no CEL program runs: this
+// measures the guard fast path (index lookup, guards on the Go struct).
+func BenchmarkSimpleIndicatorNativeGuard(b *testing.B) {
 	rs, err := compile([]source{{name: "simple.toml", text: `
 [[indicator]]
 id = "after_hours_sign_in"
 name = "Signing in outside working hours"
 category = "access"
 feeds = ["audit"]
-when = 'event.operation == "UserLoggedIn" && (event.time.getHours() < 7 || event.time.getHours() >= 19)'
+when = """
+event.operation == "UserLoggedIn" && (
+  event.time.getHours(org.timezone) < 7 || event.time.getHours(org.timezone) >= 19 ||
+  event.time.getDayOfWeek(org.timezone) == 0 || event.time.getDayOfWeek(org.timezone) == 6)
+"""
 thresholds = [1, 3, 6]
+`}}, Options{OrgDomains: TestOrgDomains, OrgTimezone: "Europe/Berlin"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !rs.indicators["after_hours_sign_in"].exact {
+		b.Fatal("not decided by guards: this benchmark would measure CEL")
+	}
+	in := &Input{Event: &event.Event{Feed: "audit", Operation: "UserLoggedIn", User: "a@contoso.com",
+		Time: time.Date(2026, 3, 2, 22, 10, 0, 0, time.UTC)}}
+	if ids := rs.Match(in); len(ids) != 1 {
+		b.Fatalf("no match: %v", ids)
+	}
+	loop(b, func(int) { rs.Match(in) })
+}
+
+// BenchmarkSimpleIndicatorCEL: a rule of the same size whose second conjunct is no
+// guard (a string function), so its CEL program runs for every matching operation:
+// the guard on the operation, an activation from the pool, one interpreted evaluation.
+func BenchmarkSimpleIndicatorCEL(b *testing.B) {
+	rs, err := compile([]source{{name: "simple.toml", text: `
+[[indicator]]
+id = "zip_upload"
+name = "Uploading a zip archive"
+category = "exfiltration"
+feeds = ["audit"]
+when = 'event.operation == "FileUploadedToCloud" && event.file_name.endsWith(".zip")'
 `}}, Options{OrgDomains: TestOrgDomains})
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := &Input{Event: &event.Event{Feed: "audit", Operation: "UserLoggedIn", User: "a@contoso.com",
-		Time: time.Date(2026, 3, 2, 22, 10, 0, 0, time.UTC)}}
+	if r := rs.indicators["zip_upload"]; r.exact || len(r.guards) != 1 {
+		b.Fatalf("exact %v, %d guards: want the program to run", r.exact, len(r.guards))
+	}
+	in := &Input{Event: &event.Event{Feed: "audit", Operation: "FileUploadedToCloud", FileName: "src.zip"}}
 	if ids := rs.Match(in); len(ids) != 1 {
 		b.Fatalf("no match: %v", ids)
 	}

@@ -5,7 +5,7 @@
 // person the event is about) and lists (named string lists from rule files and
 // settings). Every rule is compiled once into a cel.Program; evaluation reads the Go
 // structs directly through a custom type provider, so no per-event conversion to maps
-// happens (see BenchmarkSimpleIndicator for the cost).
+// happens (see BenchmarkSimpleIndicatorCEL for the cost).
 package dsl
 
 import (
