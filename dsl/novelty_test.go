@@ -1,7 +1,6 @@
 package dsl_test
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -314,40 +313,5 @@ expect = true
 	}
 	if n != len(want) {
 		t.Fatalf("ran %d of %d tests", n, len(want))
-	}
-}
-
-// BenchmarkNoveltyTracker: what the engine does per evaluation of one user and one
-// first_seen indicator: reset the tracker and run the user's matches through it (2,000
-// matches over 90 days with 40 distinct keys). ns/op is per match.
-func BenchmarkNoveltyTracker(b *testing.B) {
-	r := rand.New(rand.NewPCG(3, 4))
-	fs := &dsl.FirstSeen{Days: 30, MinActiveDays: 10}
-	var keys [40]uint64
-	for i := range keys {
-		var buf [8]byte
-		binary.LittleEndian.PutUint64(buf[:], uint64(i))
-		keys[i] = dsl.KeyHash(string(buf[:]))
-	}
-	const n = 2000
-	all := make([]obs, n)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	for i := range all {
-		all[i] = obs{t: t0 + int64(i)*int64(90*24*time.Hour)/n, k: keys[r.IntN(len(keys))], active: 20}
-	}
-	nt := dsl.NewNoveltyTracker(fs)
-	novel := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		nt.Reset()
-		for _, o := range all {
-			if nt.Observe(o.t, o.k, o.active) {
-				novel++
-			}
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/match")
-	if novel == 0 {
-		b.Fatal("nothing novel")
 	}
 }

@@ -3,7 +3,6 @@ package dsl_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -302,40 +301,4 @@ func TestTrackerAgreesWithReference(t *testing.T) {
 			}
 		}
 	}
-}
-
-// BenchmarkSequenceStep: the built-in sequences over one user's 3,000 matched events
-// in a week (200 files, each event matching one or two indicators of the steps), as the
-// engine feeds them per evaluation: Reset, then Step each. ns/op is per input.
-func BenchmarkSequenceStep(b *testing.B) {
-	rs := loadBuiltin(b)
-	var stepInds []int
-	for _, sq := range rs.Sequences() {
-		for _, ix := range sq.StepIx {
-			stepInds = append(stepInds, ix...)
-		}
-	}
-	r := rand.New(rand.NewPCG(7, 8))
-	const n = 3000
-	inputs := make([]dsl.SeqInput, n)
-	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixNano()
-	for i := range inputs {
-		inds := []int{stepInds[r.IntN(len(stepInds))]}
-		if r.IntN(4) == 0 {
-			inds = append(inds, stepInds[r.IntN(len(stepInds))])
-		}
-		inputs[i] = dsl.SeqInput{Time: t0 + int64(i)*int64(7*24*time.Hour)/n, File: fmt.Sprintf("file-%d.docx", r.IntN(200)), Inds: inds, Ref: i}
-	}
-	st := dsl.NewSequenceTracker(rs.Sequences()...)
-	completions := 0
-	runtime.GC()
-	b.ReportAllocs()
-	for b.Loop() {
-		st.Reset()
-		for _, in := range inputs {
-			completions += len(st.Step(in))
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/input")
-	b.ReportMetric(float64(completions)/float64(b.N), "completions/op")
 }
