@@ -243,6 +243,9 @@ func (l *loader) compileIndicators() {
 		prg, ast := l.compileExpr(en, "when", d.When, true)
 		if d.FirstSeen != nil {
 			ind.FirstSeen = l.firstSeen(en, id, d.FirstSeen)
+		} else if _, written := en.blk.keyOf("first_seen"); written {
+			// The decoder leaves the map nil for a value that is not a table.
+			l.errf(en, "first_seen", "indicator %s: first_seen must be a table, e.g. first_seen = { key = 'event.device', days = 30 }", id)
 		}
 		if prg == nil {
 			continue

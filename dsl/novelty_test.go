@@ -197,6 +197,8 @@ func TestFirstSeenLintErrors(t *testing.T) {
 		`7:16: indicator x: first_seen: unknown key "dayz" (allowed: key, days, min_active_days)`)
 	wantDiag(t, loadErr(t, indHead+`when = 'event.operation == "A"'`+"\n"+`first_seen = { key = 5 }`+"\n"), "first_seen.key must be a CEL expression in a string")
 	wantDiag(t, loadErr(t, indHead+`when = 'event.operation == "A"'`+"\n"+`first_seen = { days = "30" }`+"\n"), "first_seen.days must be a whole number")
+	wantDiag(t, loadErr(t, indHead+`when = 'event.operation == "A"'`+"\nfirst_seen = 30\n"), "7:1: indicator x: first_seen must be a table")
+	wantDiag(t, loadErr(t, indHead+`when = 'event.operation == "A"'`+"\nfirst_seen = 'event.device'\n"), "7:1: indicator x: first_seen must be a table")
 	// As a table after the indicator, and as dotted keys: positions at the keys.
 	wantDiag(t, loadErr(t, indHead+`when = 'event.operation == "A"'`+"\n[indicator.first_seen]\nkey = 'event.size'\n"),
 		"8:1: first_seen.key must be a string expression")

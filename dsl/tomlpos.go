@@ -303,6 +303,15 @@ func (ix *tomlIndex) children(parent *block, child string) []*block {
 	return out
 }
 
+// keyOf returns the position of key in the block (a nil block has none).
+func (b *block) keyOf(key string) (keyPos, bool) {
+	if b == nil {
+		return keyPos{}, false
+	}
+	kp, ok := b.keys[key]
+	return kp, ok
+}
+
 // subTable returns the block holding the keys of parent's table-valued key: an inline
 // table (key = { a = 1, b = "x" }) read into a block of its own, dotted keys of parent
 // (key.a = 1), or else a [header.key] table that follows parent. Nil when there is none.
