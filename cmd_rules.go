@@ -50,8 +50,8 @@ func runRules(args []string) error {
 }
 
 // loadRules loads the built-ins plus PATHs, or plus the config's rules dir when there
-// are none. Tests run with dsl.TestOrgDomains as the organisation, so that their
-// results do not depend on this appliance's [org] domains.
+// are none. Tests run with dsl.TestOrgDomains and dsl.TestOrgTimezone as the
+// organisation, so that their results do not depend on this appliance's [org] section.
 func loadRules(name string, args []string, extra func(fs *flag.FlagSet)) (*dsl.RuleSet, []string, error) {
 	fs, cfgPath := newFlags("rules " + name)
 	if extra != nil {
@@ -64,9 +64,9 @@ func loadRules(name string, args []string, extra func(fs *flag.FlagSet)) (*dsl.R
 	if err != nil {
 		return nil, nil, err
 	}
-	opt := dsl.Options{OrgDomains: cfg.Org.Domains}
+	opt := dsl.Options{OrgDomains: cfg.Org.Domains, OrgTimezone: cfg.Org.Timezone}
 	if name == "test" {
-		opt.OrgDomains = dsl.TestOrgDomains
+		opt.OrgDomains, opt.OrgTimezone = dsl.TestOrgDomains, dsl.TestOrgTimezone
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -145,10 +145,10 @@ func rulesList(args []string, w io.Writer) error {
 		})
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INDICATOR\tCATEGORY\tFEEDS\tTHRESHOLDS\tSOURCE\tNAME")
+	fmt.Fprintln(tw, "INDICATOR\tCATEGORY\tFEEDS\tTHRESHOLDS\tFIRST_SEEN\tSOURCE\tNAME")
 	for _, i := range rs.Indicators() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d/%d\t%s:%d\t%s\n", i.ID, i.Category, strings.Join(i.Feeds, ","),
-			i.Thresholds[0], i.Thresholds[1], i.Thresholds[2], i.File, i.Line, i.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d/%d\t%s\t%s:%d\t%s\n", i.ID, i.Category, strings.Join(i.Feeds, ","),
+			i.Thresholds[0], i.Thresholds[1], i.Thresholds[2], firstSeenSummary(i.FirstSeen), i.File, i.Line, i.Name)
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SEQUENCE\tSTEPS\tWITHIN\tLINK\tSOURCE\tNAME")
@@ -171,4 +171,21 @@ func rulesList(args []string, w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s:%d\t%s\n", l.ID, len(l.Items), l.File, l.Line, l.Name)
 	}
 	return tw.Flush()
+}
+
+// firstSeenSummary shows a first_seen condition in one short column: the key (its
+// first 40 characters, on one line, "-" for the constant key), the window and the
+// active days required, e.g. "event.device 30d min10"; "" for an ordinary indicator.
+func firstSeenSummary(fs *dsl.FirstSeen) string {
+	if fs == nil {
+		return ""
+	}
+	key := strings.Join(strings.Fields(fs.Key), " ")
+	if r := []rune(key); len(r) > 40 {
+		key = string(r[:39]) + "…"
+	}
+	if key == "" {
+		key = "-"
+	}
+	return fmt.Sprintf("%s %dd min%d", key, fs.Days, fs.MinActiveDays)
 }

@@ -10,6 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+	// The zone database is compiled in, so [org] timezone resolves on appliances
+	// without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/BurntSushi/toml"
 )
@@ -34,6 +38,9 @@ type Config struct {
 
 	Org struct {
 		Domains []string `toml:"domains"`
+		// Timezone is the organisation's time zone, an IANA name ("Europe/Berlin"): rules
+		// read it as org.timezone (working hours, weekends).
+		Timezone string `toml:"timezone"`
 	} `toml:"org"`
 
 	Retention struct {
@@ -189,6 +196,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("org.domains: %q is not a domain", d))
 		}
 	}
+	if err := checkTimezone(c.Org.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("org.timezone: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -212,6 +222,21 @@ func SyslogAddr(v string) (network, addr string, err error) {
 		return u.Scheme, u.Path, nil
 	}
 	return "", "", fmt.Errorf("%q: the scheme must be udp, tcp, unix or unixgram", v)
+}
+
+// checkTimezone accepts IANA zone names only: "Local" would make rule results depend on
+// the machine's own setting, and an empty name is a mistake rather than a choice.
+func checkTimezone(tz string) error {
+	switch tz {
+	case "":
+		return errors.New(`must be set: an IANA time zone name such as "UTC" or "Europe/Berlin"`)
+	case "Local":
+		return errors.New(`"Local" depends on the machine; use an IANA time zone name such as "Europe/Berlin"`)
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return fmt.Errorf("unknown time zone %q: use an IANA time zone name such as \"UTC\" or \"Europe/Berlin\"", tz)
+	}
+	return nil
 }
 
 func decode(c *Config, text, name string) (toml.MetaData, error) {

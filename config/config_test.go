@@ -42,6 +42,7 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"Drop.Settle":       500,
 		"Rules.Dir":         filepath.Join(cwd, "rules.d"),
 		"Org.Domains":       []string{"contoso.com"},
+		"Org.Timezone":      "UTC",
 		"Retention.Days":    180,
 		"File":              "",
 		"TLS":               "",
@@ -62,6 +63,7 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 		"Drop.Settle":       c.Drop.SettleMS,
 		"Rules.Dir":         c.Rules.Dir,
 		"Org.Domains":       c.Org.Domains,
+		"Org.Timezone":      c.Org.Timezone,
 		"Retention.Days":    c.Retention.EventsDays,
 		"File":              c.File,
 		"TLS":               c.TLSCert + c.TLSKey,
@@ -129,6 +131,15 @@ func TestLoadOverride(t *testing.T) {
 			check: func(t *testing.T, c *Config, dir string) {
 				if want := []string{"fabrikam.com", "*.fabrikam.net"}; !reflect.DeepEqual(c.Org.Domains, want) {
 					t.Errorf("domains = %q, want %q", c.Org.Domains, want)
+				}
+			},
+		},
+		{
+			name: "an IANA time zone for the organisation",
+			text: "[org]\ntimezone = \"America/New_York\"\n",
+			check: func(t *testing.T, c *Config, dir string) {
+				if c.Org.Timezone != "America/New_York" || !reflect.DeepEqual(c.Org.Domains, []string{"contoso.com"}) {
+					t.Errorf("org = %+v", c.Org)
 				}
 			},
 		},
@@ -216,6 +227,10 @@ func TestLoadErrors(t *testing.T) {
 		{"syslog without port", "[audit]\nsyslog = \"udp://loghost\"\n", []string{"audit.syslog", "udp://host:port"}, nil},
 		{"zero idle timeout", "[ui]\nsession_idle_minutes = 0\n", []string{"ui.session_idle_minutes must be at least 1"}, nil},
 		{"idle beyond max age", "[ui]\nsession_idle_minutes = 120\nsession_max_hours = 1\n", []string{"must not exceed ui.session_max_hours"}, nil},
+
+		{"unknown time zone", "[org]\ntimezone = \"Europe/Berlim\"\n", []string{"org.timezone", `unknown time zone "Europe/Berlim"`, "IANA"}, nil},
+		{"empty time zone", "[org]\ntimezone = \"\"\n", []string{"org.timezone: must be set"}, nil},
+		{"machine-local time zone", "[org]\ntimezone = \"Local\"\n", []string{"org.timezone", `"Local" depends on the machine`}, nil},
 		{"all problems at once", "data_dir = \"\"\n[drop]\ndir = \"\"\n", []string{"data_dir must be set", "drop.dir must be set"}, nil},
 	}
 	for _, tt := range tests {

@@ -5,7 +5,7 @@
 // person the event is about) and lists (named string lists from rule files and
 // settings). Every rule is compiled once into a cel.Program; evaluation reads the Go
 // structs directly through a custom type provider, so no per-event conversion to maps
-// happens (see BenchmarkSimpleIndicator for the cost).
+// happens (see BenchmarkSimpleIndicatorCEL for the cost).
 package dsl
 
 import (
@@ -30,7 +30,10 @@ type Options struct {
 	// OrgDomains are the organisation's domains ([org] domains); "*.x.com" also matches
 	// subdomains. isExternal() is true for anything outside them.
 	OrgDomains []string
-	Logger     *slog.Logger // nil = discard
+	// OrgTimezone is the organisation's time zone ([org] timezone), an IANA name such as
+	// "Europe/Berlin" ("" = "UTC"). Rules read it as the constant org.timezone.
+	OrgTimezone string
+	Logger      *slog.Logger // nil = discard
 	// Debounce is how long the Reloader waits after the last change before reloading
 	// (0 = 300ms); Poll is its periodic re-check of the directory (0 = 5s), because
 	// fsnotify can miss events (editors that replace files, network filesystems).
@@ -43,10 +46,6 @@ func (o Options) logger() *slog.Logger {
 	}
 	return o.Logger
 }
-
-// CostLimit bounds the runtime cost of one evaluation, so a rule with a runaway
-// comprehension stops with an error instead of stalling the engine.
-const CostLimit = 100_000
 
 // CEL type names of the objects rules see.
 const (
@@ -563,8 +562,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-// newEnv builds the one CEL environment shared by every rule of a RuleSet.
-func newEnv(org *domainSet) (*cel.Env, error) {
+// newEnv builds the one CEL environment shared by every rule of a RuleSet. The
+// organisation's time zone is a constant of the environment (org.timezone): the checker
+// records its value, so guards resolve it at compile time and the planner folds it.
+func newEnv(org *domainSet, orgTimezone string) (*cel.Env, error) {
 	reg, err := types.NewRegistry()
 	if err != nil {
 		return nil, err
@@ -579,6 +580,7 @@ func newEnv(org *domainSet) (*cel.Env, error) {
 		cel.Variable("event", eventType),
 		cel.Variable("user", userType),
 		cel.Variable("lists", listsType),
+		cel.Constant("org.timezone", cel.StringType, types.String(orgTimezone)),
 		cel.OptionalTypes(),
 	}
 	opts = append(opts, functions(org)...)
@@ -592,7 +594,8 @@ type VariableDoc struct {
 	Doc  string `json:"doc,omitempty"`
 }
 
-// Variables lists the fields of event, event.hr and user, and the lists variable.
+// Variables lists the fields of event, event.hr and user, the lists variable and the
+// org constants.
 func Variables() []VariableDoc {
 	var out []VariableDoc
 	for _, s := range []struct {
@@ -612,7 +615,9 @@ func Variables() []VariableDoc {
 			out = append(out, VariableDoc{Name: s.prefix + f.name, Type: typ, Doc: f.doc})
 		}
 	}
-	return append(out, VariableDoc{Name: "lists.<id>", Type: "list(string)", Doc: "a settings list, else the rule-file list of that id"})
+	return append(out,
+		VariableDoc{Name: "lists.<id>", Type: "list(string)", Doc: "a settings list, else the rule-file list of that id"},
+		VariableDoc{Name: "org.timezone", Type: "string", Doc: `the organisation's time zone ([org] timezone, an IANA name; "UTC" in rule tests unless a test sets org_timezone), a constant: event.time.getHours(org.timezone)`})
 }
 
 // ProfileFieldsEqual reports whether rules that read the named user fields ("end_date",

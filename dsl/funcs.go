@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -19,8 +20,9 @@ import (
 // FunctionDoc describes one irm-specific CEL function (for docs and `irm rules list`).
 type FunctionDoc struct{ Signature, Doc string }
 
-// Functions lists the functions irm adds to CEL; the standard library and the
-// cel-go strings extension (lowerAscii, split, ...) are available as well.
+// Functions lists the functions irm adds to CEL's standard library (size, contains,
+// startsWith, endsWith, matches, exists, all, filter, map, timestamps, durations). The
+// cel-go extension libraries (lowerAscii, split, ...) are not part of the environment.
 var Functions = []FunctionDoc{
 	{"string.matchesDomain(list<string>) -> bool", `true when the domain of the string is in the list. The string may be a domain, an email address (its domain is used) or a URL (its host is used). Case-insensitive; "*.x.com" matches subdomains of x.com only; a bare name matches exactly.`},
 	{"string.isExternal() -> bool", `true when the address or domain lies outside the [org] domains; a guest account ("...#EXT#@tenant.onmicrosoft.com") is always external. Strings that are neither an address nor a domain (empty, no dot, spaces) are not external.`},
@@ -29,6 +31,7 @@ var Functions = []FunctionDoc{
 	{"string.isPoorRating() -> bool", `true for a performance rating that irm treats as poor: a number of at most 2 (on a 5-point scale: "1", "2", "2.0", "2/5", "2 of 5"; "x/n" or "x of n" with x/n <= 0.4), or one of: poor, unsatisfactory, below expectations, does not meet expectations, did not meet expectations, partially meets expectations, needs improvement, low (case-insensitive).`},
 	{"string.isPersonalAddressOf(string) -> bool", `true when the recipient address (the string) is external and its local part looks like the user's own (the argument, a UPN): it contains the user's local part with punctuation removed, or contains both first and last name tokens of it. Used for "email to self".`},
 	{"timestamp.getHours(tz) and getMinutes, getDayOfWeek, getDate, getDayOfMonth, getMonth, getDayOfYear, getFullYear with a time zone", `CEL's standard accessors; tz is an IANA name ("Europe/Berlin") or an offset ("+01:00"). irm resolves each zone once (the standard implementation reads the zoneinfo database on every call).`},
+	{"string.ipNetwork() -> string", `the network of an IP address, for first_seen keys: the /24 of an IPv4 address ("203.0.113.77" -> "203.0.113.0/24"), the /48 of an IPv6 address ("2001:db8:1:2::5" -> "2001:db8:1::/48"); a port ("203.0.113.77:443", "[2001:db8::1]:443") is ignored and an IPv4-mapped IPv6 address counts as IPv4; "" when the string is not an IP address.`},
 	{"levelChange(string, string) -> string", `direction of a job level change from old to new: "down", "up", "changed" or "". Compares the first number in each level ("Level 61" -> "Level 60" is down); when either has none, "changed" if they differ.`},
 }
 
@@ -139,12 +142,43 @@ func functions(org *domainSet) []cel.EnvOption {
 				cel.BinaryBinding(func(r, u ref.Val) ref.Val {
 					return types.Bool(org.isPersonalAddressOf(string(r.(types.String)), string(u.(types.String))))
 				}))),
+		cel.Function("ipNetwork",
+			cel.MemberOverload("string_ipNetwork", []*cel.Type{cel.StringType}, cel.StringType,
+				cel.UnaryBinding(func(s ref.Val) ref.Val {
+					return types.String(IPNetwork(string(s.(types.String))))
+				}))),
 		cel.Function("levelChange",
 			cel.Overload("levelChange_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.StringType,
 				cel.BinaryBinding(func(o, n ref.Val) ref.Val {
 					return types.String(LevelDirection(string(o.(types.String)), string(n.(types.String))))
 				}))),
 	)
+}
+
+// IPNetwork returns the network an IP address belongs to for novelty purposes: the /24
+// of an IPv4 address, the /48 of an IPv6 address (a site: home and office lines get a
+// /48 to /64, and the interface part changes with privacy addressing), "" when s is not
+// an address. A port is ignored.
+func IPNetwork(s string) string {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return ""
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 // hostOf returns the lower-case domain part of a URL, email address or domain.

@@ -15,7 +15,7 @@ import (
 // and evaluates it against in.
 func evalBool(t *testing.T, expr string, in *Input) bool {
 	t.Helper()
-	env, err := newEnv(newDomainSet([]string{"contoso.com", "*.contoso-corp.com"}))
+	env, err := newEnv(newDomainSet([]string{"contoso.com", "*.contoso-corp.com"}), "UTC")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +129,17 @@ func TestFunctions(t *testing.T) {
 		{`event.time.getMonth("Asia/Tokyo") == 2 && event.time.getDayOfYear("Asia/Tokyo") == 61`, true},
 		{`event.time.getFullYear("Pacific/Kiritimati") == 2026`, true},
 		{`timestamp("2026-12-31T23:30:00Z").getFullYear("Europe/Berlin") == 2027`, true},
+		// The organisation's time zone is a string constant (UTC in this environment).
+		{`org.timezone == "UTC" && event.time.getHours(org.timezone) == 22`, true},
+		// ipNetwork: /24 for IPv4, /48 for IPv6, ports ignored, mapped IPv4, not an address.
+		{`"203.0.113.77".ipNetwork() == "203.0.113.0/24"`, true},
+		{`" 203.0.113.77:51234 ".ipNetwork() == "203.0.113.0/24"`, true},
+		{`"203.0.114.1".ipNetwork() == "203.0.113.0/24"`, false},
+		{`"2001:db8:1:2::5".ipNetwork() == "2001:db8:1::/48"`, true},
+		{`"[2001:db8:1:2::5]:443".ipNetwork() == "2001:db8:1::/48"`, true},
+		{`"fe80::1%eth0".ipNetwork() == "fe80::/48"`, true},
+		{`"::ffff:198.51.100.7".ipNetwork() == "198.51.100.0/24"`, true},
+		{`"laptop-7".ipNetwork() == "" && "".ipNetwork() == "" && "999.1.1.1".ipNetwork() == ""`, true},
 	}
 	in := &Input{Event: &event.Event{Time: time.Date(2026, 3, 2, 22, 10, 0, 0, time.UTC)}}
 	for _, c := range cases {
@@ -144,7 +155,7 @@ func TestVariablesDoc(t *testing.T) {
 		got[v.Name] = v.Type
 	}
 	for name, typ := range map[string]string{"event.time": "timestamp", "event.recipients": "list(string)",
-		"event.hr": "object", "event.hr.level_change": "string", "user.departing": "bool", "user.priority_groups": "list(string)"} {
+		"event.hr": "object", "event.hr.level_change": "string", "user.departing": "bool", "user.priority_groups": "list(string)", "org.timezone": "string"} {
 		if got[name] != typ {
 			t.Errorf("%s: type %q, want %q", name, got[name], typ)
 		}
@@ -152,7 +163,7 @@ func TestVariablesDoc(t *testing.T) {
 }
 
 func TestBadTimeZoneIsAnError(t *testing.T) {
-	env, err := newEnv(newDomainSet(nil))
+	env, err := newEnv(newDomainSet(nil), "UTC")
 	if err != nil {
 		t.Fatal(err)
 	}

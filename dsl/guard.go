@@ -157,6 +157,7 @@ func guards(a *cel.Ast) ([]guard, bool) {
 	}
 	var gs []guard
 	exact := true
+	sc := guardScan{refs: a.NativeRep().ReferenceMap()}
 	var walk func(e ast.Expr)
 	walk = func(e ast.Expr) {
 		if e.Kind() == ast.CallKind && e.AsCall().FunctionName() == "_&&_" {
@@ -165,7 +166,7 @@ func guards(a *cel.Ast) ([]guard, bool) {
 			}
 			return
 		}
-		if g, ok := guardOf(e); ok {
+		if g, ok := sc.guardOf(e); ok {
 			gs = append(gs, g)
 			return
 		}
@@ -182,8 +183,14 @@ var intFields = map[string]func(*event.Event) int64{
 	"attachments": func(e *event.Event) int64 { return int64(e.Attachments) },
 }
 
+// guardScan recognises guards in one checked expression; refs is its reference map,
+// which holds the values of constants such as org.timezone.
+type guardScan struct {
+	refs map[int64]*ast.ReferenceInfo
+}
+
 // guardOf recognises one conjunct that is a guard.
-func guardOf(e ast.Expr) (guard, bool) {
+func (sc guardScan) guardOf(e ast.Expr) (guard, bool) {
 	if f, ok := eventField(e); ok && f.flag != nil {
 		return guard{kind: boolTrue, flag: f.flag}, true
 	}
@@ -210,7 +217,7 @@ func guardOf(e ast.Expr) (guard, bool) {
 		if g, ok := intGuard(fn, args); ok {
 			return g, true
 		}
-		if g, ok := timeGuard(fn, args); ok {
+		if g, ok := sc.timeGuard(fn, args); ok {
 			return g, true
 		}
 	case "_<_", "_<=_", "_>_", "_>=_":
@@ -218,12 +225,12 @@ func guardOf(e ast.Expr) (guard, bool) {
 			if g, ok := intGuard(fn, args); ok {
 				return g, true
 			}
-			return timeGuard(fn, args)
+			return sc.timeGuard(fn, args)
 		}
 	case "_||_":
 		var any []guard
 		for _, x := range args {
-			g, ok := guardOf(x)
+			g, ok := sc.guardOf(x)
 			if !ok {
 				return guard{}, false
 			}
@@ -268,8 +275,9 @@ func guardOf(e ast.Expr) (guard, bool) {
 var flipCmp = map[string]string{"_<_": "_>_", "_<=_": "_>=_", "_>_": "_<_", "_>=_": "_<=_", "_==_": "_==_", "_!=_": "_!=_"}
 
 // timeGuard recognises `event.time.getHours() <op> n` and the other accessors, with no
-// zone or a zone literal that resolves (as the rule's own evaluation would).
-func timeGuard(fn string, args []ast.Expr) (guard, bool) {
+// zone, a zone literal or a string constant (org.timezone) that resolves (as the rule's
+// own evaluation would).
+func (sc guardScan) timeGuard(fn string, args []ast.Expr) (guard, bool) {
 	for i := range 2 {
 		if args[i].Kind() != ast.CallKind || args[1-i].Kind() != ast.LiteralKind {
 			continue
@@ -298,7 +306,7 @@ func timeGuard(fn string, args []ast.Expr) (guard, bool) {
 			g.cmp = flipCmp[fn]
 		}
 		if len(c.Args()) == 1 {
-			tz, ok := stringLit(c.Args()[0])
+			tz, ok := sc.constString(c.Args()[0])
 			if !ok {
 				continue
 			}
@@ -362,4 +370,21 @@ func eventField(e ast.Expr) (field, bool) {
 		return field{}, false
 	}
 	return f, true
+}
+
+// constString returns the value of a string literal, or of an identifier the checker
+// resolved to a string constant (org.timezone).
+func (sc guardScan) constString(e ast.Expr) (string, bool) {
+	if s, ok := stringLit(e); ok {
+		return s, true
+	}
+	if e.Kind() != ast.IdentKind {
+		return "", false
+	}
+	if r, ok := sc.refs[e.ID()]; ok && r.Value != nil {
+		if s, ok := r.Value.(types.String); ok {
+			return string(s), true
+		}
+	}
+	return "", false
 }

@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +41,11 @@ func TestGuardsAgreeWithPrograms(t *testing.T) {
 			func(e *event.Event) { e.Time = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) },
 			func(e *event.Event) { e.Time = time.Date(2026, 3, 2, 18, 30, 0, 0, time.UTC) },
 			func(e *event.Event) { e.Time = time.Date(2026, 3, 2, 19, 0, 0, 0, time.FixedZone("x", 3600)) },
+			func(e *event.Event) { e.Time = time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC) },  // Saturday
+			func(e *event.Event) { e.Time = time.Date(2026, 3, 8, 23, 0, 0, 0, time.UTC) },  // Sunday; Monday 08:00 in Tokyo
+			func(e *event.Event) { e.Time = time.Date(2026, 3, 6, 23, 0, 0, 0, time.UTC) },  // Friday; Saturday 08:00 in Tokyo
+			func(e *event.Event) { e.Time = time.Date(2026, 3, 2, 11, 30, 0, 0, time.UTC) }, // 06:30 in New York
+			func(e *event.Event) { e.Operation = "UserLoggedIn" },
 			func(e *event.Event) { e.Size = 100 },
 		} {
 			ev := *in.Event
@@ -63,14 +67,39 @@ func TestGuardsAgreeWithPrograms(t *testing.T) {
 	type cond struct {
 		name string
 		r    *rule
+		set  *RuleSet
 	}
 	var conds []cond
 	exact := 0
 	for _, id := range rs.indOrder {
 		r := rs.indicators[id]
-		conds = append(conds, cond{id, r})
+		conds = append(conds, cond{id, r, rs})
 		if r.exact {
 			exact++
+		}
+	}
+	// The built-ins with another organisation time zone: org.timezone is resolved when
+	// they are compiled, in guards and programs alike.
+	tokyo, err := Load(rules.FS, "", Options{OrgDomains: TestOrgDomains, OrgTimezone: "Asia/Tokyo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"after_hours_sign_in", "sign_in_unusual_hour"} {
+		r := tokyo.indicators[id]
+		conds = append(conds, cond{"tokyo " + id, r, tokyo})
+		zoned := 0
+		var count func(gs []guard)
+		count = func(gs []guard) {
+			for _, g := range gs {
+				if g.kind == timeCmp && g.loc != nil && g.loc.String() == "Asia/Tokyo" {
+					zoned++
+				}
+				count(g.any)
+			}
+		}
+		count(r.guards)
+		if !r.exact || zoned < 2 {
+			t.Errorf("tokyo %s: exact %v, %d guards in Asia/Tokyo", id, r.exact, zoned)
 		}
 	}
 	// Forms the catalog does not use (literal first, zones, int fields, or-ed guards,
@@ -96,11 +125,16 @@ id = "x4"
 name = "x4"
 category = "browsing"
 when = 'event.url.matchesDomain(lists.unallowed_domains) || event.target_domain.matchesDomain(lists.hacking_sites)'
+[[indicator]]
+id = "x5"
+name = "x5"
+category = "access"
+when = 'event.time.getHours(org.timezone) < 7 && event.time.getDayOfWeek(org.timezone) != 0 && 19 > event.time.getHours(org.timezone)'
 [[list]]
 id = "hacking_sites"
 name = "h"
 items = ["*.exploit-db.com", "exploit-db.com"]
-`}}, Options{OrgDomains: TestOrgDomains})
+`}}, Options{OrgDomains: TestOrgDomains, OrgTimezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,34 +143,38 @@ items = ["*.exploit-db.com", "exploit-db.com"]
 		if len(r.guards) == 0 {
 			t.Errorf("extra %s: no guards", id)
 		}
-		conds = append(conds, cond{"extra " + id, r})
+		conds = append(conds, cond{"extra " + id, r, extra})
 	}
 	for _, id := range rs.tmplOrder {
 		for i, ct := range rs.templates[id].trig {
 			if ct.prg != nil {
-				conds = append(conds, cond{id + "/" + rs.templates[id].t.Triggers[i].ID, &rule{prg: ct.prg, guards: ct.guards, exact: ct.exact}})
+				conds = append(conds, cond{id + "/" + rs.templates[id].t.Triggers[i].ID, &rule{prg: ct.prg, guards: ct.guards, exact: ct.exact}, rs})
 			}
 		}
 	}
+	if !extra.indicators["x5"].exact {
+		t.Error("x5 (org.timezone) is not decided by its guards")
+	}
 	checked := 0
 	for _, in := range inputs {
-		a := rs.activation(in)
-		ax := extra.activation(in)
+		acts := map[*RuleSet]*activation{}
 		for _, c := range conds {
-			set, a := rs, a
-			if strings.HasPrefix(c.name, "extra ") {
-				set, a = extra, ax
+			a := acts[c.set]
+			if a == nil {
+				a = c.set.activation(in)
+				acts[c.set] = a
 			}
 			want := c.r.eval(a)
-			got := c.r.decide(&guardCtx{in: in, rs: set}, func() *activation { return a })
+			got := c.r.decide(&guardCtx{in: in, rs: c.set}, func() *activation { return a })
 			if got != want {
-				t.Errorf("%s on %s %s (workload %q, label_event %q): guards say %v, program %v",
-					c.name, in.Event.Feed, in.Event.Operation, in.Event.Workload, in.Event.LabelEvent, got, want)
+				t.Errorf("%s on %s %s at %s (workload %q, label_event %q): guards say %v, program %v",
+					c.name, in.Event.Feed, in.Event.Operation, in.Event.Time, in.Event.Workload, in.Event.LabelEvent, got, want)
 			}
 			checked++
 		}
-		release(a)
-		release(ax)
+		for _, a := range acts {
+			release(a)
+		}
 	}
 	// The label indicators, candidates for every audit event, must be guarded, and
 	// the plain operation/workload indicators decided by their guards alone.
@@ -146,7 +184,8 @@ items = ["*.exploit-db.com", "exploit-db.com"]
 		}
 	}
 	for _, id := range []string{"print_file", "copy_to_usb", "sharepoint_download", "hidden_file_created", "label_removed",
-		"browse_gambling_sites", "browse_unallowed_domain", "after_hours_sign_in"} {
+		"browse_gambling_sites", "browse_unallowed_domain", "after_hours_sign_in", "sign_in_unusual_hour",
+		"first_visit_domain_category", "first_usb_use", "new_device_sign_in", "new_ip_sign_in"} {
 		if !rs.indicators[id].exact {
 			t.Errorf("%s is not decided by its guards", id)
 		}

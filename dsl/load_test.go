@@ -212,6 +212,23 @@ func TestTestdataRules(t *testing.T) {
 	if rs.Indicator("source_code_to_usb") == nil || passed == 0 {
 		t.Error("custom indicator or its tests missing")
 	}
+	// The documented novelty example: its tests run, and all of them pass.
+	rs, err = dsl.LoadFiles(rules.FS, []string{filepath.Join("..", "testdata", "rules", "novelty.toml")}, dsl.Options{OrgDomains: dsl.TestOrgDomains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := 0
+	for _, r := range rs.RunTests() {
+		if !r.Pass {
+			t.Error(r.String())
+		}
+		if r.Test.Indicator == "new_upload_domain" {
+			own++
+		}
+	}
+	if fs := rs.Indicator("new_upload_domain").FirstSeen; fs == nil || fs.Days != 60 || fs.MinActiveDays != 20 || own != 5 {
+		t.Errorf("novelty example: first_seen %+v, %d tests", fs, own)
+	}
 	_, err = dsl.LoadFiles(rules.FS, []string{filepath.Join("..", "testdata", "rules", "type_error.toml")}, dsl.Options{})
 	if err == nil || !strings.Contains(err.Error(), "type_error.toml:11:19: found no matching overload for '_>_' applied to '(string, int)'") {
 		t.Errorf("type_error.toml: %v", err)

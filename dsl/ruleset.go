@@ -32,6 +32,7 @@ type RuleSet struct {
 	opt   Options
 	env   *cel.Env
 	files []string
+	srcs  []source // the rule files, for RunTests to compile variants (org time zone)
 
 	lists     map[string]*List
 	listVals  map[string]ref.Val
@@ -108,6 +109,16 @@ func (rs *RuleSet) Indicator(id string) *Indicator {
 		return r.ind
 	}
 	return nil
+}
+
+// IndicatorIndex returns the position of the indicator in Indicators() (catalog order,
+// 0 to len-1), stable for the life of the RuleSet: the compact indicator reference of
+// Sequence.StepIx and SequenceTracker.Step.
+func (rs *RuleSet) IndicatorIndex(id string) (int, bool) {
+	if r, ok := rs.indicators[id]; ok {
+		return r.order, true
+	}
+	return 0, false
 }
 
 // Sequences returns every sequence in catalog order.
@@ -215,12 +226,16 @@ func release(a *activation) {
 func (r *rule) eval(a *activation) bool {
 	out, _, err := r.prg.Eval(a)
 	if err != nil {
-		r.errors.Add(1)
-		msg := err.Error()
-		r.lastErr.Store(&msg)
+		r.fail(err.Error())
 		return false
 	}
 	return out == types.True
+}
+
+// fail records an evaluation error of the indicator (Health).
+func (r *rule) fail(msg string) {
+	r.errors.Add(1)
+	r.lastErr.Store(&msg)
 }
 
 // candidates returns the indicators that can match an event of this feed and operation.

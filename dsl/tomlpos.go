@@ -302,3 +302,106 @@ func (ix *tomlIndex) children(parent *block, child string) []*block {
 	}
 	return out
 }
+
+// keyOf returns the position of key in the block (a nil block has none).
+func (b *block) keyOf(key string) (keyPos, bool) {
+	if b == nil {
+		return keyPos{}, false
+	}
+	kp, ok := b.keys[key]
+	return kp, ok
+}
+
+// subTable returns the block holding the keys of parent's table-valued key: an inline
+// table (key = { a = 1, b = "x" }) read into a block of its own, dotted keys of parent
+// (key.a = 1), or else a [header.key] table that follows parent. Nil when there is none.
+func (ix *tomlIndex) subTable(parent *block, key string) *block {
+	if parent == nil {
+		return nil
+	}
+	if kp, ok := parent.keys[key]; ok {
+		return ix.inlineTable(kp, parent.header+"."+key)
+	}
+	var dotted *block
+	for _, k := range parent.order {
+		if sub, ok := strings.CutPrefix(k, key+"."); ok {
+			if dotted == nil {
+				dotted = &block{header: parent.header + "." + key, line: parent.keys[k].line, keys: map[string]keyPos{}}
+			}
+			dotted.keys[sub] = parent.keys[k]
+			dotted.order = append(dotted.order, sub)
+		}
+	}
+	if dotted != nil {
+		return dotted
+	}
+	if kids := ix.children(parent, parent.header+"."+key); len(kids) > 0 {
+		return kids[0]
+	}
+	return nil
+}
+
+// inlineTable reads the keys of the inline table whose value starts at kp.valueOff
+// (nil when the value is not an inline table).
+func (ix *tomlIndex) inlineTable(kp keyPos, header string) *block {
+	t := ix.text
+	i := kp.valueOff
+	if i >= len(t) || t[i] != '{' {
+		return nil
+	}
+	b := &block{header: header, line: kp.line, keys: map[string]keyPos{}}
+	for i++; i < len(t); {
+		for i < len(t) && strings.IndexByte(" \t\r\n,", t[i]) >= 0 {
+			i++
+		}
+		if i >= len(t) || t[i] == '}' {
+			break
+		}
+		if t[i] == '#' {
+			i = skipLine(t, i)
+			continue
+		}
+		ks := i
+		for i < len(t) && t[i] != '=' && t[i] != '}' && t[i] != '\n' {
+			if t[i] == '"' || t[i] == '\'' {
+				_, i = decodeString(t, i)
+				continue
+			}
+			i++
+		}
+		if i >= len(t) || t[i] != '=' {
+			break
+		}
+		key := strings.Trim(strings.TrimSpace(t[ks:i]), `"'`)
+		line, col := ix.pos(ks)
+		v := i + 1
+		for v < len(t) && (t[v] == ' ' || t[v] == '\t') {
+			v++
+		}
+		if _, dup := b.keys[key]; !dup {
+			b.order = append(b.order, key)
+		}
+		b.keys[key] = keyPos{line: line, col: col, valueOff: v}
+		i = skipInlineValue(t, v)
+	}
+	return b
+}
+
+// skipInlineValue returns the offset just after a value inside an inline table, where
+// a bare value (number, bool, date) ends at "," or "}".
+func skipInlineValue(t string, i int) int {
+	if i >= len(t) {
+		return i
+	}
+	switch t[i] {
+	case '"', '\'':
+		_, end := decodeString(t, i)
+		return end
+	case '[', '{':
+		return skipValue(t, i)
+	}
+	for i < len(t) && t[i] != ',' && t[i] != '}' && t[i] != '\n' {
+		i++
+	}
+	return i
+}
