@@ -20,7 +20,7 @@ import (
 
 // engineRules loads the built-in rules plus the [rules] dir.
 func engineRules(cfg *config.Config, log *slog.Logger) (*dsl.Reloader, error) {
-	r, err := dsl.NewReloader(rules.FS, cfg.Rules.Dir, dsl.Options{OrgDomains: cfg.Org.Domains, Logger: log})
+	r, err := dsl.NewReloader(rules.FS, cfg.Rules.Dir, dsl.Options{OrgDomains: cfg.Org.Domains, OrgTimezone: cfg.Org.Timezone, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}

@@ -432,9 +432,18 @@ func dayString(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Forma
 // scorer returns the view of the engine that scoring reads (score.go).
 func (e *Engine) scorer() *scorer {
 	inds := e.rs.Indicators()
-	return &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
+	sc := &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
 		files: e.files, contents: e.contents, dlpSets: e.dlpSets, groups: e.groups, manual: e.manual,
 		confirmed: e.confirmedViolation, dayName: dayString, trigCounters: map[string][]counter{}}
+	for i, ind := range inds {
+		if ind.FirstSeen != nil {
+			if sc.novel == nil {
+				sc.novel = make([]*dsl.NoveltyTracker, len(inds))
+			}
+			sc.novel[i] = dsl.NewNoveltyTracker(ind.FirstSeen)
+		}
+	}
+	return sc
 }
 
 // settle recomputes the statistics that depend on every user: the department and
@@ -618,9 +627,16 @@ func (e *Engine) ensureBuilt() error {
 }
 
 // orgLocation is the organisation's time zone: days, working hours and baselines are
-// counted in it.
+// counted in it. The config validates the name; an unknown one falls back to UTC.
 func orgLocation(cfg *config.Config) *time.Location {
-	return time.UTC
+	if cfg == nil || cfg.Org.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(cfg.Org.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 func (e *Engine) user(u string) *userIndex {
@@ -797,7 +813,11 @@ func (e *Engine) index(ux *userIndex, ev *event.Event, lists map[string][]string
 			continue
 		}
 		ux.inds = append(ux.inds, ix)
-		ux.keys = append(ux.keys, 0)
+		var key uint64
+		if ind := e.rs.Indicators()[ix]; ind.FirstSeen != nil {
+			key = dsl.KeyHash(e.rs.FirstSeenKey(ind, &in))
+		}
+		ux.keys = append(ux.keys, key)
 		h.indN++
 		if e.rs.Indicators()[ix].Category == "exfiltration" {
 			h.flags |= hitExfil

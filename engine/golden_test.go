@@ -27,6 +27,7 @@ import (
 // Script (one command per line; indented lines belong to the command above; # comments):
 //
 //	rules                    a rule file (TOML), indented, added to the built-ins (before any events)
+//	timezone ZONE            the organisation's time zone ([org] timezone; default UTC)
 //	settings                 TOML [settings] keys, indented (replaces the defaults)
 //	policy                   one [[policy]] table's keys, indented
 //	now 2026-03-20           the engine's clock (alert times, "start scoring")
@@ -170,27 +171,36 @@ func runScript(t *testing.T, path, script string) string {
 	var e *Engine
 	var db *store.DB
 	var ruleText []string
+	cfg := testConfig()
 	for _, c := range cmds {
-		if c.name == "rules" {
+		switch c.name {
+		case "rules":
 			ruleText = append(ruleText, strings.Join(c.body, "\n"))
+		case "timezone":
+			if len(c.args) != 1 {
+				t.Fatalf("%s:%d: timezone: want one IANA name", path, c.line)
+			}
+			cfg.Org.Timezone = c.args[0]
 		}
 	}
+	dir := ""
 	if len(ruleText) > 0 {
-		dir := t.TempDir()
+		dir = t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "golden.toml"), []byte(strings.Join(ruleText, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		db = openTestDB(t, t.TempDir())
-		t.Cleanup(func() { db.Close() })
-		r, err := dsl.NewReloader(rules.FS, dir, dsl.Options{OrgDomains: []string{"contoso.com"}, Logger: testLogger()})
-		if err != nil {
-			t.Fatalf("%s: rules: %v", path, err)
-		}
-		if e, err = New(db, r, testConfig(), testLogger()); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		e, db = newTestEngine(t)
+	}
+	db = openTestDB(t, t.TempDir())
+	t.Cleanup(func() { db.Close() })
+	r, err := dsl.NewReloader(rules.FS, dir, dsl.Options{OrgDomains: cfg.Org.Domains, OrgTimezone: cfg.Org.Timezone, Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("%s: rules: %v", path, err)
+	}
+	if r.LastError() != nil {
+		t.Fatalf("%s: rules: %v", path, r.LastError())
+	}
+	if e, err = New(db, r, cfg, testLogger()); err != nil {
+		t.Fatal(err)
 	}
 	clock := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	e.now = func() time.Time { return clock }
@@ -202,7 +212,7 @@ func runScript(t *testing.T, path, script string) string {
 	seq := 0
 	for _, c := range cmds {
 		switch c.name {
-		case "rules":
+		case "rules", "timezone":
 		case "settings":
 			mustSettings(t, e, "[settings]\n"+strings.Join(c.body, "\n")+"\n")
 		case "policy":

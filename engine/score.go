@@ -10,7 +10,6 @@ import (
 
 	"irm/config"
 	"irm/dsl"
-	"irm/event"
 )
 
 // Scoring is a pure function of one user's index, the settings, the rule set and the
@@ -200,6 +199,8 @@ type scorer struct {
 
 	trigCounters map[string][]counter // per count trigger (see userPass.counters)
 	scratch      []counter
+	novel        []*dsl.NoveltyTracker // by indicator index; nil for indicators without first_seen
+	seqInds      []int                 // scratch for SeqInput.Inds
 }
 
 func (sc *scorer) ind(id string) (uint16, *dsl.Indicator) {
@@ -216,6 +217,9 @@ type userPass struct {
 	ux     *userIndex
 	tables map[*PriorityContent]dailyTable
 	seqs   map[seqKey][]seqDone
+	// stale marks, parallel to ux.inds, the first_seen matches that are not new (the
+	// user had a match with the same key within the indicator's days); nil: none.
+	stale []bool
 }
 
 // counter follows one indicator of a count trigger through a day.
@@ -250,12 +254,46 @@ type seqKey struct {
 }
 
 func (sc *scorer) pass(ux *userIndex) *userPass {
-	return &userPass{sc: sc, ux: ux, tables: map[*PriorityContent]dailyTable{}, seqs: map[seqKey][]seqDone{}}
+	up := &userPass{sc: sc, ux: ux, tables: map[*PriorityContent]dailyTable{}, seqs: map[seqKey][]seqDone{}}
+	up.novelty()
+	return up
 }
 
 // counts reports whether an indicator entry of a hit counts (a first_seen indicator's
 // event counts only when it is new).
-func (up *userPass) counts(i uint32) bool { return true }
+func (up *userPass) counts(i uint32) bool { return up.stale == nil || !up.stale[i] }
+
+// novelty decides, in time order, which first_seen matches are new, with the rule set's
+// own NoveltyTracker (the one `irm rules test` checks). The history is every stored
+// event of the user, so the answer does not depend on arrival order.
+func (up *userPass) novelty() {
+	sc, ux := up.sc, up.ux
+	if len(sc.novel) == 0 {
+		return
+	}
+	for _, nt := range sc.novel {
+		if nt != nil {
+			nt.Reset()
+		}
+	}
+	for i := range ux.hits {
+		h := &ux.hits[i]
+		for j, ix := range ux.hitInds(h) {
+			nt := sc.novel[ix]
+			if nt == nil {
+				continue
+			}
+			days := int32(sc.inds[ix].FirstSeen.Days)
+			k := h.indOff + uint32(j)
+			if !nt.Observe(h.t, ux.keys[k], ux.active.count(h.day-days, h.day-1)) {
+				if up.stale == nil {
+					up.stale = make([]bool, len(ux.inds))
+				}
+				up.stale[k] = true
+			}
+		}
+	}
+}
 
 // keep reports whether a hit passes a policy's priority-only filter.
 func (up *userPass) keep(h *hit, filter *PriorityContent) bool {
@@ -389,7 +427,7 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 					w.fired = true
 					fire(h, sc.inds[ix], w.n, "an unallowed domain")
 				case w.n >= w.th:
-					if mode == ThresholdUser && firstSeenOf(sc.inds[ix]) == nil {
+					if mode == ThresholdUser && sc.inds[ix].FirstSeen == nil {
 						if !w.judged { // the day's baseline, once
 							u, sh := up.baseline(t, ix, h.day)
 							shared = shared || sh
@@ -592,7 +630,7 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 		}
 		// Novelty is already relative to the user's own history: a first_seen
 		// indicator keeps its fixed thresholds in either mode.
-		compared := mode == ThresholdUser && firstSeenOf(ind) == nil
+		compared := mode == ThresholdUser && ind.FirstSeen == nil
 		if lvl != LevelNone && compared && !getBase().standsOut(c.n) {
 			lvl = LevelNone
 		}
@@ -613,15 +651,19 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 		mult := userBoost
 		if compared {
 			in.Detail = fmt.Sprintf("%d %s; %s", c.n, unitOf(ind), getBase().describe(unitOf(ind)))
-		} else if firstSeenOf(ind) != nil {
-			in.Detail = fmt.Sprintf("%d new in %d days", c.n, firstSeenOf(ind).Days)
+		} else if fs := ind.FirstSeen; fs != nil {
+			if fs.Key == "" {
+				in.Detail = fmt.Sprintf("%d; none in the previous %d days", c.n, fs.Days)
+			} else {
+				in.Detail = fmt.Sprintf("%d with a %s not seen in the previous %d days", c.n, strings.TrimPrefix(fs.Key, "event."), fs.Days)
+			}
 		} else {
 			in.Detail = fmt.Sprintf("%d %s; thresholds %d/%d/%d", c.n, unitOf(ind), th[0], th[1], th[2])
 		}
 		if c.unallowed > 0 {
 			in.Detail += fmt.Sprintf("; %d with an unallowed domain", c.unallowed)
 		}
-		if p.Boosters.AboveUsual && c.n >= s.MinDailyEvents && firstSeenOf(ind) == nil {
+		if p.Boosters.AboveUsual && c.n >= s.MinDailyEvents && ind.FirstSeen == nil {
 			if b := getBase(); b.ok && float64(c.n) > b.limit {
 				mult *= boostAboveUsual
 				in.Boosters = append(in.Boosters, FactorAboveUsual)
@@ -722,49 +764,29 @@ type seqDone struct {
 	hits []int
 }
 
-// completions runs the rule set's sequence tracker over all the user's hits (history
-// included: user mode compares a day's completions with the user's usual).
+// completions runs the rule set's sequence tracker (dsl.SequenceTracker, the one the
+// rule tests check) over all the user's hits, history included: user mode compares a
+// day's completions with the user's usual. A first_seen indicator stands in a step for
+// every event matching its condition, new or not.
 func (up *userPass) completions(sq *dsl.Sequence, filter *PriorityContent) []seqDone {
 	k := seqKey{sq.ID, filter}
 	if d, ok := up.seqs[k]; ok {
 		return d
 	}
-	ux := up.ux
-	steps := map[uint16]bool{}
-	for _, set := range sq.StepSets {
-		for _, id := range set {
-			if ix, ok := up.sc.indIx[id]; ok {
-				steps[ix] = true
-			}
-		}
-	}
+	ux, sc := up.ux, up.sc
 	st := dsl.NewSequenceTracker(sq)
-	byID := map[string]int{}
 	var out []seqDone
-	var ids []string
 	for i := range ux.hits {
 		h := &ux.hits[i]
 		if !up.keep(h, filter) {
 			continue
 		}
-		ids = ids[:0]
-		for j, ix := range ux.hitInds(h) {
-			if steps[ix] && up.counts(h.indOff+uint32(j)) {
-				ids = append(ids, up.sc.inds[ix].ID)
-			}
+		sc.seqInds = sc.seqInds[:0]
+		for _, ix := range ux.hitInds(h) {
+			sc.seqInds = append(sc.seqInds, int(ix))
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		id := ux.hitID(h)
-		byID[id] = i
-		ev := event.Event{ID: id, User: ux.upn, Time: time.Unix(0, h.t).UTC(), FileName: up.sc.files.get(h.file)}
-		for _, done := range st.Add(dsl.Matched{Event: &ev, Indicators: ids}) {
-			d := seqDone{t: h.t, day: h.day}
-			for _, eid := range done.Events {
-				d.hits = append(d.hits, byID[eid])
-			}
-			out = append(out, d)
+		for _, done := range st.Step(dsl.SeqInput{Time: h.t, File: sc.files.get(h.file), Inds: sc.seqInds, Ref: i}) {
+			out = append(out, seqDone{t: h.t, day: h.day, hits: done.Refs})
 		}
 	}
 	up.seqs[k] = out

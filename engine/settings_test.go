@@ -81,7 +81,7 @@ func TestPolicyFile(t *testing.T) {
 name = "Departing employees"
 template = "data_theft_departing"
 users = ["*"]
-indicators = ["template", "after_hours_sign_in"]
+indicators = ["template", "browse_job_sites"]
 thresholds = { copy_to_usb = [5, 20, 50] }
 priority_content = { labels = ["Confidential"], extensions = [".DWG"] }
 
@@ -113,7 +113,7 @@ enabled = false
 	for _, ind := range set {
 		have[ind.ID] = true
 	}
-	if !have["after_hours_sign_in"] || !have["copy_to_usb"] || len(have) != len(rs.Template(p.Template).Indicators)+1 {
+	if !have["browse_job_sites"] || !have["copy_to_usb"] || len(have) != len(rs.Template(p.Template).Indicators)+1 {
 		t.Errorf("template expansion gave %d indicators: %v", len(have), have)
 	}
 	q := ps[1]
