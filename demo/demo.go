@@ -150,71 +150,11 @@ var (
 // Generate writes the demo organisation's drop files into outDir/<feed>/ and returns
 // what it planted. Every file is written under a dot-name and renamed into place.
 func Generate(opt Options, outDir string) (Manifest, error) {
-	opt.Background = strings.ToLower(strings.TrimSpace(opt.Background))
-	if opt.Background == "" {
-		opt.Background = Realistic
-	}
-	realistic := opt.Background == Realistic
-	if !realistic && opt.Background != Clean {
-		return Manifest{}, fmt.Errorf("demo: background %q: want %q or %q", opt.Background, Realistic, Clean)
-	}
-	specs := plantSpecsFor(realistic)
-	minUsers, minDays, defUsers, defDays := len(specs)+minBenign, 21, 50, 30
-	if realistic {
-		minUsers, minDays, defUsers, defDays = MinRealisticUsers, MinRealisticDays, 200, 60
-	}
-	if opt.Users == 0 {
-		opt.Users = defUsers
-	}
-	if opt.Days == 0 {
-		opt.Days = defDays
-	}
-	if opt.OrgDomain == "" {
-		opt.OrgDomain = "contoso.com"
-	}
-	opt.OrgDomain = strings.ToLower(opt.OrgDomain)
-	if opt.FileRecords <= 0 {
-		opt.FileRecords = 50000
-	}
-	if opt.TimeZone == "" {
-		opt.TimeZone = "UTC"
-	}
-	loc, err := time.LoadLocation(opt.TimeZone)
+	g, end, err := newGen(opt)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("demo: time zone %q: %v", opt.TimeZone, err)
+		return Manifest{}, err
 	}
-	if opt.End.IsZero() {
-		opt.End = time.Now().In(loc)
-	}
-	end := time.Date(opt.End.Year(), opt.End.Month(), opt.End.Day(), 0, 0, 0, 0, time.UTC)
-	switch {
-	case opt.Users < minUsers && realistic:
-		return Manifest{}, fmt.Errorf("demo: %d users is too few for the realistic background: it needs at least %d, so that every planted case hides among look-alikes (or use the clean background)", opt.Users, minUsers)
-	case opt.Users < minUsers:
-		return Manifest{}, fmt.Errorf("demo: %d users is too few: the planted cases need at least %d", opt.Users, minUsers)
-	case opt.Days < minDays && realistic:
-		return Manifest{}, fmt.Errorf("demo: %d days is too few for the realistic background: it needs at least %d (the planted timelines and 30 days of history before them; or use the clean background, 21 days)", opt.Days, minDays)
-	case opt.Days < minDays:
-		return Manifest{}, fmt.Errorf("demo: %d days is too few: the planted timelines need at least %d", opt.Days, minDays)
-	case opt.AuditRecords < 0:
-		return Manifest{}, errors.New("demo: negative audit record count")
-	}
-
-	g := &gen{opt: opt, realistic: realistic, specs: specs, r: rand.New(rand.NewPCG(uint64(opt.Seed), 0x5eed1e55d3a0b0c1)), neutralScale: 1}
-	if opt.neutralScale > 0 {
-		g.neutralScale = opt.neutralScale
-	}
-	g.tenant = strings.SplitN(opt.OrgDomain, ".", 2)[0]
-	g.orgID = string(appendGUID(nil, g.r.Uint64(), g.r.Uint64()))
-	g.start = end.AddDate(0, 0, -(opt.Days - 1))
-	g.cal = newCalendar(g.start, opt.Days, loc, !realistic)
-	g.users = buildOrg(g.r, opt, g.tenant, specs, realistic)
-	g.planTimelines()
-	if realistic {
-		if err := g.planExact(); err != nil {
-			return Manifest{}, err
-		}
-	}
+	opt = g.opt
 
 	prefix := fmt.Sprintf("demo-s%d-%s", opt.Seed, end.Format("20060102"))
 	for _, feed := range event.Feeds {
@@ -261,6 +201,77 @@ func Generate(opt Options, outDir string) (Manifest, error) {
 		m.Files += w.files
 	}
 	return m, nil
+}
+
+// newGen checks the options, builds the organisation and plans everyone's timeline
+// and habits: everything but writing.
+func newGen(opt Options) (*gen, time.Time, error) {
+	opt.Background = strings.ToLower(strings.TrimSpace(opt.Background))
+	if opt.Background == "" {
+		opt.Background = Realistic
+	}
+	realistic := opt.Background == Realistic
+	if !realistic && opt.Background != Clean {
+		return nil, time.Time{}, fmt.Errorf("demo: background %q: want %q or %q", opt.Background, Realistic, Clean)
+	}
+	specs := plantSpecsFor(realistic)
+	minUsers, minDays, defUsers, defDays := len(specs)+minBenign, 21, 50, 30
+	if realistic {
+		minUsers, minDays, defUsers, defDays = MinRealisticUsers, MinRealisticDays, 200, 60
+	}
+	if opt.Users == 0 {
+		opt.Users = defUsers
+	}
+	if opt.Days == 0 {
+		opt.Days = defDays
+	}
+	if opt.OrgDomain == "" {
+		opt.OrgDomain = "contoso.com"
+	}
+	opt.OrgDomain = strings.ToLower(opt.OrgDomain)
+	if opt.FileRecords <= 0 {
+		opt.FileRecords = 50000
+	}
+	if opt.TimeZone == "" {
+		opt.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(opt.TimeZone)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("demo: time zone %q: %v", opt.TimeZone, err)
+	}
+	if opt.End.IsZero() {
+		opt.End = time.Now().In(loc)
+	}
+	end := time.Date(opt.End.Year(), opt.End.Month(), opt.End.Day(), 0, 0, 0, 0, time.UTC)
+	switch {
+	case opt.Users < minUsers && realistic:
+		return nil, time.Time{}, fmt.Errorf("demo: %d users is too few for the realistic background: it needs at least %d, so that every planted case hides among look-alikes (or use the clean background)", opt.Users, minUsers)
+	case opt.Users < minUsers:
+		return nil, time.Time{}, fmt.Errorf("demo: %d users is too few: the planted cases need at least %d", opt.Users, minUsers)
+	case opt.Days < minDays && realistic:
+		return nil, time.Time{}, fmt.Errorf("demo: %d days is too few for the realistic background: it needs at least %d (the planted timelines and 30 days of history before them; or use the clean background, 21 days)", opt.Days, minDays)
+	case opt.Days < minDays:
+		return nil, time.Time{}, fmt.Errorf("demo: %d days is too few: the planted timelines need at least %d", opt.Days, minDays)
+	case opt.AuditRecords < 0:
+		return nil, time.Time{}, errors.New("demo: negative audit record count")
+	}
+
+	g := &gen{opt: opt, realistic: realistic, specs: specs, r: rand.New(rand.NewPCG(uint64(opt.Seed), 0x5eed1e55d3a0b0c1)), neutralScale: 1}
+	if opt.neutralScale > 0 {
+		g.neutralScale = opt.neutralScale
+	}
+	g.tenant = strings.SplitN(opt.OrgDomain, ".", 2)[0]
+	g.orgID = string(appendGUID(nil, g.r.Uint64(), g.r.Uint64()))
+	g.start = end.AddDate(0, 0, -(opt.Days - 1))
+	g.cal = newCalendar(g.start, opt.Days, loc, !realistic)
+	g.users = buildOrg(g.r, opt, g.tenant, specs, realistic)
+	g.planTimelines()
+	if realistic {
+		if err := g.planExact(); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+	return g, end, nil
 }
 
 // Minimums of the realistic background.

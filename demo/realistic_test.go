@@ -296,3 +296,66 @@ func TestLookAlikesAtMinimum(t *testing.T) {
 	}
 	t.Logf("benign look-alikes at %d users: %v", MinRealisticUsers, have)
 }
+
+// TestUSBFrequencies: USB days range from about once a month to most working days.
+func TestUSBFrequencies(t *testing.T) {
+	o := bigRealisticOrg(t)
+	lo, hi := 1.0, 0.0
+	for _, u := range o.benign() {
+		if !slices.Contains(o.m.Habits[u], "usb") || len(o.activeDays[u]) < 20 {
+			continue
+		}
+		f := float64(len(o.count[u]["copy_to_usb"])) / float64(len(o.activeDays[u]))
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	t.Logf("USB users copy on %.0f%% to %.0f%% of their days with activity", 100*lo, 100*hi)
+	if lo > 1.0/15 || hi < 0.5 {
+		t.Errorf("USB days from %.2f to %.2f of active days: want about once a month to most days", lo, hi)
+	}
+}
+
+// TestPlantedHabitOverrides: over many seeds, the planted users' habits never blur
+// their case: the first-time case never has a USB or after-hours habit, the slow
+// exfiltration case has a low history of exactly the habits it is compared with, and
+// no planted user gets a benign HR event, alert or DLP match, or leave or a trip during
+// the case.
+func TestPlantedHabitOverrides(t *testing.T) {
+	for seed := int64(1); seed <= 40; seed++ {
+		opt := realisticOpts()
+		opt.Seed = seed
+		g, _, err := newGen(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range g.users {
+			if u.plant == nil {
+				continue
+			}
+			h := u.h
+			switch u.plant.scenario {
+			case scFirstTimeBurst:
+				if h.usbP != 0 || h.hours != hoursRegular || len(h.trips) > 0 || h.has("usb") || h.has("after_hours") || h.laptopDay >= 0 {
+					t.Errorf("seed %d: %s has history the case says it never had: %+v", seed, u.upn, h.tags)
+				}
+			case scSlowExfiltration:
+				if h.usbP+h.selfP+h.cloudP+h.shareP+h.jobP+h.syncP != 0 || h.extRate != 0.2 || h.printP != 0.2 || h.printMed != 1 {
+					t.Errorf("seed %d: %s habits %+v", seed, u.upn, h)
+				}
+			}
+			if h.pipDay >= 0 || h.levelDown || h.dlpHighDay >= 0 || len(h.alerts) > 0 || u.benignDeparting {
+				t.Errorf("seed %d: planted %s has a benign look-alike event", seed, u.upn)
+			}
+			limit := g.cal.at(u.plant.from) // the case's first event
+			for _, v := range h.vacations {
+				if v[1] >= limit {
+					t.Errorf("seed %d: %s on vacation %v during the case (from day %d)", seed, u.upn, v, limit)
+				}
+			}
+			for _, tr := range h.trips {
+				if tr.to >= limit {
+					t.Errorf("seed %d: %s travels %v during the case", seed, u.upn, tr)
+				}
+			}
+		}
+	}
+}
