@@ -222,7 +222,7 @@ func TestExactModeKeepsHabits(t *testing.T) {
 	opt := realisticOpts()
 	a, b := t.TempDir(), t.TempDir()
 	ma := generate(t, opt, a)
-	opt.AuditRecords = 3 * ma.Background[event.FeedAudit]
+	opt.AuditRecords = 2 * ma.Background[event.FeedAudit]
 	mb := generate(t, opt, b)
 	if mb.Background[event.FeedAudit] != opt.AuditRecords {
 		t.Fatalf("benign audit %d, want %d", mb.Background[event.FeedAudit], opt.AuditRecords)
