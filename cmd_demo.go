@@ -25,18 +25,20 @@ func init() {
 
 func runDemo(args []string) error {
 	fs, cfgPath := newFlags("demo")
-	users := fs.Int("users", 50, "users in the organisation (planted ones included)")
-	days := fs.Int("days", 30, "days of activity, ending today")
+	background := fs.String("background", demo.Realistic, "realistic (habits that overlap risky behaviour, weekends, holidays, vacations) or clean (every benign daily count under every low threshold)")
+	users := fs.Int("users", 0, fmt.Sprintf("users in the organisation, planted ones included (default 200 realistic, minimum %d; 50 clean, minimum 20)", demo.MinRealisticUsers))
+	days := fs.Int("days", 60, fmt.Sprintf("days of activity, ending today (minimum %d realistic, 21 clean)", demo.MinRealisticDays))
+	tz := fs.String("tz", "UTC", "the organisation's IANA time zone: working hours, weekends and holidays are local to it")
 	out := fs.String("out", "", "only write the feed files into DIR/<feed>/ (and DIR/manifest.json, settings.toml, policies.toml), then exit")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and options give the same files")
-	audit := fs.Int("audit-records", 0, "exact number of benign audit records (0 = a realistic 22-28 per user per day)")
+	audit := fs.Int("audit-records", 0, "exact number of benign audit records (0 = each user's own daily volume)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return &exitError{2, "irm demo: takes no arguments"}
 	}
-	opt := demo.Options{Users: *users, Days: *days, Seed: *seed, AuditRecords: *audit}
+	opt := demo.Options{Background: *background, Users: *users, Days: *days, Seed: *seed, TimeZone: *tz, AuditRecords: *audit}
 	if *out != "" {
 		start := time.Now()
 		m, err := demo.Generate(opt, *out)

@@ -18,7 +18,7 @@ import (
 func demoEnv(t *testing.T) (*testEnv, []map[string]string) {
 	t.Helper()
 	e := newTestEnv(t, "")
-	e.mustIRM(t, "demo", "-out", e.drop, "-users", "40", "-days", "21", "-seed", "5")
+	e.mustIRM(t, "demo", "-out", e.drop, "-background", "clean", "-users", "40", "-days", "21", "-seed", "5")
 	e.mustIRM(t, "settings", "import", filepath.Join(e.drop, "settings.toml"))
 	e.mustIRM(t, "policy", "import", filepath.Join(e.drop, "policies.toml"))
 	var m struct {

@@ -23,34 +23,65 @@ import (
 
 // Options say how big an organisation to generate and over which days.
 type Options struct {
-	Users int       // total users, planted ones included; default 50, minimum 20
-	Days  int       // days of activity ending at End; default 30, minimum 21
-	Seed  int64     // same seed and options give byte-identical files
-	End   time.Time // last day; zero = today UTC
+	// Background is "realistic" (the default: per-user habits drawn from heavy-tailed
+	// distributions, weekends, holidays and vacations, so that ordinary people overlap
+	// risky behaviour) or "clean" (every benign daily count stays below the low
+	// threshold of every built-in indicator; every day is a working day).
+	Background string
+	// Users in total, planted ones included: realistic default 200, minimum 100;
+	// clean default 50, minimum 20.
+	Users int
+	// Days of activity ending at End: realistic default 60, minimum 45 (the planted
+	// timelines and 30 days of history before them); clean default 30, minimum 21.
+	Days int
+	Seed int64     // same seed and options give byte-identical files
+	End  time.Time // last day (its date in TimeZone); zero = today
+	// TimeZone is the organisation's IANA time zone (default "UTC"): working hours,
+	// weekends and holidays are local to it; records are written in UTC.
+	TimeZone string
 	// OrgDomain is the organisation's email and web domain; default contoso.com.
 	OrgDomain string
-	// AuditRecords, if > 0, is the exact total of benign audit records, spread evenly
-	// over every user and day (for the 1,000,000-record benchmark); otherwise each
-	// user has a realistic 22-28 audit records a day. Planted records come on top.
+	// AuditRecords, if > 0, is the exact total of benign audit records (for the
+	// benchmarks). Clean: spread evenly over every user and day. Realistic: the
+	// habits keep their per-user rates and neutral filler, spread evenly over the
+	// user-days with activity, makes up the rest; fewer records than the habits
+	// produce is an error. Otherwise each user has a volume of their own. Planted
+	// records come on top.
 	AuditRecords int
 	// FileRecords is the most records in one drop file; default 50,000 (the badging
 	// connector's upload limit).
 	FileRecords int
+
+	// neutralScale (tests only; 0 = 1) scales each realistic user's neutral filler,
+	// so that a large organisation's habits can be read back quickly. The plans,
+	// and so every habit count, are the same whatever the scale.
+	neutralScale float64
 }
+
+// Background modes.
+const (
+	Realistic = "realistic"
+	Clean     = "clean"
+)
 
 // Planted is one planted insider case.
 type Planted struct {
 	User     string `json:"user"`
 	Template string `json:"template"` // the policy template that should alert on the user
-	Scenario string `json:"scenario"`
-	Expect   string `json:"expect"` // what should be alerted
+	// AlsoTemplates are further templates whose policies should alert on the user
+	// because the activity clearly fits them too.
+	AlsoTemplates []string `json:"also_templates,omitempty"`
+	Scenario      string   `json:"scenario"`
+	Expect        string   `json:"expect"` // what should be alerted
 }
 
 // Manifest describes what Generate wrote.
 type Manifest struct {
-	Users   []string       `json:"users"` // every user, sorted
-	Planted []Planted      `json:"planted"`
-	Counts  map[string]int `json:"counts"` // records written per feed
+	BackgroundMode string         `json:"background_mode"` // "realistic" or "clean"
+	TimeZone       string         `json:"time_zone"`       // IANA name the working hours are local to
+	Users          []string       `json:"users"`           // every user, sorted
+	Planted        []Planted      `json:"planted"`
+	Counts         map[string]int `json:"counts"` // records written per feed
 	// Background is the part of Counts that is benign background activity.
 	Background map[string]int `json:"background"`
 	Files      int            `json:"files"`
@@ -71,8 +102,16 @@ type Manifest struct {
 	DLPPolicy   string            `json:"dlp_policy"`
 	OrgDomain   string            `json:"org_domain"`
 	Departments map[string]string `json:"departments"` // user -> department
-	Start       time.Time         `json:"start"`       // first day, 00:00 UTC
-	End         time.Time         `json:"end"`         // last day, 00:00 UTC
+	Start       time.Time         `json:"start"`       // first day's date (local), as 00:00 UTC
+	End         time.Time         `json:"end"`         // last day's date (local), as 00:00 UTC
+
+	// Habits (realistic background) are each user's habit tags (see HabitTags), for
+	// breaking false alerts down by habit; users without any are absent.
+	Habits map[string][]string `json:"habits,omitempty"`
+	// Holidays are the organisation's days off in the window (YYYY-MM-DD, local).
+	Holidays []string `json:"holidays,omitempty"`
+	// Vacations are each user's blocks of leave, inclusive [first, last] dates.
+	Vacations map[string][][2]string `json:"vacations,omitempty"`
 }
 
 // PriorityGroupName is the demo's priority user group.
@@ -84,13 +123,15 @@ var (
 	ordinaryAssets = [][2]string{{"HQ-MAIN-01", "HQ Main Entrance"}, {"HQ-F2-DOOR", "HQ Floor 2 Door"}, {"HQ-F3-DOOR", "HQ Floor 3 Door"}, {"HQ-GARAGE", "HQ Garage Gate"}}
 )
 
-// Domain lists. Benign browsing never touches unallowed or third-party domains.
+// Domain lists. The unallowed list is the administrator's "nobody should go there":
+// leak sites, piracy, paste and anonymous file drops, exploit archives. Job sites are
+// not on it: job browsing is what browse_job_sites and the rule list job_sites are
+// for. No benign record touches an unallowed domain.
 var (
 	unallowedDomains = []string{
-		"wikileaks.org", "*.wikileaks.org",
-		"indeed.com", "*.indeed.com", "glassdoor.com", "*.glassdoor.com", "monster.com", "*.monster.com",
-		"exploit-db.com", "*.exploit-db.com", "thepiratebay.org", "*.thepiratebay.org",
-		"pastebin.com", "*.pastebin.com",
+		"wikileaks.org", "*.wikileaks.org", "thepiratebay.org", "*.thepiratebay.org",
+		"pastebin.com", "*.pastebin.com", "anonfiles.com", "*.anonfiles.com", "gofile.io", "*.gofile.io",
+		"exploit-db.com", "*.exploit-db.com",
 	}
 	thirdPartyDomains = []string{
 		"dropbox.com", "*.dropbox.com", "box.com", "*.box.com", "wetransfer.com", "*.wetransfer.com",
@@ -109,43 +150,11 @@ var (
 // Generate writes the demo organisation's drop files into outDir/<feed>/ and returns
 // what it planted. Every file is written under a dot-name and renamed into place.
 func Generate(opt Options, outDir string) (Manifest, error) {
-	if opt.Users == 0 {
-		opt.Users = 50
+	g, end, err := newGen(opt)
+	if err != nil {
+		return Manifest{}, err
 	}
-	if opt.Days == 0 {
-		opt.Days = 30
-	}
-	if opt.OrgDomain == "" {
-		opt.OrgDomain = "contoso.com"
-	}
-	opt.OrgDomain = strings.ToLower(opt.OrgDomain)
-	if opt.FileRecords <= 0 {
-		opt.FileRecords = 50000
-	}
-	if opt.End.IsZero() {
-		opt.End = time.Now().UTC()
-	}
-	end := time.Date(opt.End.Year(), opt.End.Month(), opt.End.Day(), 0, 0, 0, 0, time.UTC)
-	minUsers := len(plantSpecs) + minBenign
-	switch {
-	case opt.Users < minUsers:
-		return Manifest{}, fmt.Errorf("demo: %d users is too few: the planted cases need at least %d", opt.Users, minUsers)
-	case opt.Days < 21:
-		return Manifest{}, fmt.Errorf("demo: %d days is too few: the planted timelines need at least 21", opt.Days)
-	case opt.AuditRecords < 0:
-		return Manifest{}, errors.New("demo: negative audit record count")
-	}
-
-	g := &gen{opt: opt, r: rand.New(rand.NewPCG(uint64(opt.Seed), 0x5eed1e55d3a0b0c1))}
-	g.tenant = strings.SplitN(opt.OrgDomain, ".", 2)[0]
-	g.orgID = string(appendGUID(nil, g.r.Uint64(), g.r.Uint64()))
-	g.start = end.AddDate(0, 0, -(opt.Days - 1))
-	// Day prefixes for timestamps, with room for timelines that run past the window.
-	for d := 0; d < opt.Days+2; d++ {
-		g.dayPrefix = append(g.dayPrefix, []byte(g.start.AddDate(0, 0, d).Format("2006-01-02T")))
-	}
-	g.users = buildOrg(g.r, opt, g.tenant)
-	g.plan()
+	opt = g.opt
 
 	prefix := fmt.Sprintf("demo-s%d-%s", opt.Seed, end.Format("20060102"))
 	for _, feed := range event.Feeds {
@@ -173,6 +182,10 @@ func Generate(opt Options, outDir string) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, err
 	}
+	if opt.AuditRecords > 0 && g.benignAudit != opt.AuditRecords {
+		// The counting pass and the writing pass disagree: a bug, never bad input.
+		return Manifest{}, fmt.Errorf("demo: internal error: wrote %d benign audit records, asked for %d", g.benignAudit, opt.AuditRecords)
+	}
 
 	m := g.manifest(end)
 	m.Counts = map[string]int{
@@ -190,8 +203,92 @@ func Generate(opt Options, outDir string) (Manifest, error) {
 	return m, nil
 }
 
+// newGen checks the options, builds the organisation and plans everyone's timeline
+// and habits: everything but writing.
+func newGen(opt Options) (*gen, time.Time, error) {
+	opt.Background = strings.ToLower(strings.TrimSpace(opt.Background))
+	if opt.Background == "" {
+		opt.Background = Realistic
+	}
+	realistic := opt.Background == Realistic
+	if !realistic && opt.Background != Clean {
+		return nil, time.Time{}, fmt.Errorf("demo: background %q: want %q or %q", opt.Background, Realistic, Clean)
+	}
+	specs := plantSpecsFor(realistic)
+	minUsers, minDays, defUsers, defDays := len(specs)+minBenign, 21, 50, 30
+	if realistic {
+		minUsers, minDays, defUsers, defDays = MinRealisticUsers, MinRealisticDays, 200, 60
+	}
+	if opt.Users == 0 {
+		opt.Users = defUsers
+	}
+	if opt.Days == 0 {
+		opt.Days = defDays
+	}
+	if opt.OrgDomain == "" {
+		opt.OrgDomain = "contoso.com"
+	}
+	opt.OrgDomain = strings.ToLower(opt.OrgDomain)
+	if opt.FileRecords <= 0 {
+		opt.FileRecords = 50000
+	}
+	if opt.TimeZone == "" {
+		opt.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(opt.TimeZone)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("demo: time zone %q: %v", opt.TimeZone, err)
+	}
+	if opt.End.IsZero() {
+		opt.End = time.Now().In(loc)
+	}
+	end := time.Date(opt.End.Year(), opt.End.Month(), opt.End.Day(), 0, 0, 0, 0, time.UTC)
+	switch {
+	case opt.Users < minUsers && realistic:
+		return nil, time.Time{}, fmt.Errorf("demo: %d users is too few for the realistic background: it needs at least %d, so that every planted case hides among look-alikes (or use the clean background)", opt.Users, minUsers)
+	case opt.Users < minUsers:
+		return nil, time.Time{}, fmt.Errorf("demo: %d users is too few: the planted cases need at least %d", opt.Users, minUsers)
+	case opt.Days < minDays && realistic:
+		return nil, time.Time{}, fmt.Errorf("demo: %d days is too few for the realistic background: it needs at least %d (the planted timelines and 30 days of history before them; or use the clean background, 21 days)", opt.Days, minDays)
+	case opt.Days < minDays:
+		return nil, time.Time{}, fmt.Errorf("demo: %d days is too few: the planted timelines need at least %d", opt.Days, minDays)
+	case opt.AuditRecords < 0:
+		return nil, time.Time{}, errors.New("demo: negative audit record count")
+	}
+
+	g := &gen{opt: opt, realistic: realistic, specs: specs, r: rand.New(rand.NewPCG(uint64(opt.Seed), 0x5eed1e55d3a0b0c1)), neutralScale: 1}
+	if opt.neutralScale > 0 {
+		g.neutralScale = opt.neutralScale
+	}
+	g.tenant = strings.SplitN(opt.OrgDomain, ".", 2)[0]
+	g.orgID = string(appendGUID(nil, g.r.Uint64(), g.r.Uint64()))
+	g.start = end.AddDate(0, 0, -(opt.Days - 1))
+	g.cal = newCalendar(g.start, opt.Days, loc, !realistic)
+	g.users = buildOrg(g.r, opt, g.tenant, specs, realistic)
+	g.planTimelines()
+	if realistic {
+		if err := g.planExact(); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
+	return g, end, nil
+}
+
+// Minimums of the realistic background.
+const (
+	// MinRealisticUsers leaves about 84 benign users beside the 16 planted ones:
+	// enough that every planted case has benign look-alikes (USB users, night owls,
+	// job-site browsers, leavers, poor reviews...).
+	MinRealisticUsers = 100
+	// MinRealisticDays holds the longest planted timelines (about three weeks of
+	// working days) and 30 days of history before most of them.
+	MinRealisticDays = 45
+)
+
 func (g *gen) manifest(end time.Time) Manifest {
 	m := Manifest{
+		BackgroundMode:    g.opt.Background,
+		TimeZone:          g.opt.TimeZone,
 		PriorityGroups:    map[string][]string{},
 		UnallowedDomains:  slices.Clone(unallowedDomains),
 		ThirdPartyDomains: slices.Clone(thirdPartyDomains),
@@ -213,7 +310,27 @@ func (g *gen) manifest(end time.Time) Manifest {
 			m.BenignDeparting = append(m.BenignDeparting, u.upn)
 		}
 		if p := u.plant; p != nil {
-			m.Planted = append(m.Planted, Planted{User: u.upn, Template: p.template, Scenario: p.scenario, Expect: p.expect})
+			m.Planted = append(m.Planted, Planted{User: u.upn, Template: p.template, AlsoTemplates: slices.Clone(p.also),
+				Scenario: p.scenario, Expect: p.expect})
+		}
+		if h := u.h; h != nil {
+			if tags := h.tagList(); len(tags) > 0 {
+				if m.Habits == nil {
+					m.Habits = map[string][]string{}
+				}
+				m.Habits[u.upn] = tags
+			}
+			for _, v := range h.vacations {
+				if m.Vacations == nil {
+					m.Vacations = map[string][][2]string{}
+				}
+				m.Vacations[u.upn] = append(m.Vacations[u.upn], [2]string{g.cal.date(v[0]), g.cal.date(v[1])})
+			}
+		}
+	}
+	for d := range g.opt.Days {
+		if g.cal.holiday[d] {
+			m.Holidays = append(m.Holidays, g.cal.date(d))
 		}
 	}
 	slices.Sort(m.Users)

@@ -24,7 +24,7 @@ import (
 var testEnd = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 
 func smallOpts() Options {
-	return Options{Users: 40, Days: 30, Seed: 7, End: testEnd}
+	return Options{Background: Clean, Users: 40, Days: 30, Seed: 7, End: testEnd}
 }
 
 // readFeeds decodes every drop file under dir and returns the records per feed
@@ -70,11 +70,23 @@ func readFeeds(t testing.TB, dir string) map[string][]map[string]any {
 	return out
 }
 
-func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) {
+// bothBackgrounds runs a test on a small organisation of each background.
+func bothBackgrounds(t *testing.T, f func(t *testing.T, opt Options)) {
+	t.Run(Clean, func(t *testing.T) { f(t, smallOpts()) })
+	t.Run(Realistic, func(t *testing.T) { f(t, realisticOpts()) })
+}
+
+func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) { bothBackgrounds(t, checkFeedsAndCounts) }
+
+func checkFeedsAndCounts(t *testing.T, opt Options) {
 	dir := t.TempDir()
-	m, err := Generate(smallOpts(), dir)
+	m, err := Generate(opt, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	realistic := opt.Background != Clean
+	if m.BackgroundMode != map[bool]string{true: Realistic, false: Clean}[realistic] || m.TimeZone != "UTC" {
+		t.Errorf("manifest: background %q, time zone %q", m.BackgroundMode, m.TimeZone)
 	}
 	recs := readFeeds(t, dir)
 	for _, feed := range event.Feeds {
@@ -85,7 +97,7 @@ func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) {
 			t.Errorf("%s: background %d > total %d", feed, m.Background[feed], m.Counts[feed])
 		}
 	}
-	if len(m.Users) != 40 || !slices.IsSorted(m.Users) {
+	if len(m.Users) != opt.Users || !slices.IsSorted(m.Users) {
 		t.Errorf("users: %d, sorted %v", len(m.Users), slices.IsSorted(m.Users))
 	}
 	// Every record names a known user and a time inside the window.
@@ -108,7 +120,7 @@ func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) {
 			}
 		}
 	}
-	if len(m.Planted) != len(plantSpecs) {
+	if len(m.Planted) != len(plantSpecsFor(realistic)) {
 		t.Fatalf("planted %d", len(m.Planted))
 	}
 	templates := map[string]bool{}
@@ -124,8 +136,16 @@ func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) {
 			t.Errorf("no planted case for template %s", tpl)
 		}
 	}
-	if len(m.BenignDeparting) != numBenignDeparting {
+	if len(m.BenignDeparting) < numBenignDeparting || (!realistic && len(m.BenignDeparting) != numBenignDeparting) {
 		t.Errorf("benign departing: %v", m.BenignDeparting)
+	}
+	if realistic != (len(m.Habits) > 0) || realistic != (len(m.Holidays) > 0) || realistic != (len(m.Vacations) > 0) {
+		t.Errorf("habits of %d users, holidays %v, vacations of %d users", len(m.Habits), m.Holidays, len(m.Vacations))
+	}
+	for _, p := range m.Planted {
+		if p.Scenario == scAdminHackTools && !slices.Contains(p.AlsoTemplates, "data_leaks_risky") {
+			t.Errorf("%s: also templates %v", p.User, p.AlsoTemplates)
+		}
 	}
 	if g := m.PriorityGroups[PriorityGroupName]; len(g) != numExecs+2 {
 		t.Errorf("priority group: %v", g)
@@ -133,12 +153,15 @@ func TestGenerateFeedsParseWithExpectedCounts(t *testing.T) {
 }
 
 // TestPlantedActivity checks the shape of each planted case in the written files.
-func TestPlantedActivity(t *testing.T) {
+func TestPlantedActivity(t *testing.T) { bothBackgrounds(t, checkPlantedActivity) }
+
+func checkPlantedActivity(t *testing.T, opt Options) {
 	dir := t.TempDir()
-	m, err := Generate(smallOpts(), dir)
+	m, err := Generate(opt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	realistic := opt.Background != Clean
 	recs := readFeeds(t, dir)
 	who := map[string]string{} // scenario -> user
 	for _, p := range m.Planted {
@@ -204,18 +227,25 @@ func TestPlantedActivity(t *testing.T) {
 			t.Errorf("%s: no high-severity DLP match", sc)
 		}
 	}
-	// Benign users never match a High rule.
+	// Benign users never match a High rule (realistic: only the few with the
+	// dlp_high habit), nor raise an open Defender alert (realistic: only those with a
+	// defender_pua or defender_malware habit).
 	planted := map[string]bool{}
 	for _, p := range m.Planted {
 		planted[p.User] = true
 	}
+	tagged := func(u string, tags ...string) bool {
+		return slices.ContainsFunc(m.Habits[u], func(t string) bool { return slices.Contains(tags, t) })
+	}
 	for _, r := range recs[event.FeedDLP] {
-		if !planted[r["UserId"].(string)] && strings.Contains(fmt.Sprint(r["PolicyDetails"]), "Severity:High") {
+		u := r["UserId"].(string)
+		if !planted[u] && strings.Contains(fmt.Sprint(r["PolicyDetails"]), "Severity:High") && !tagged(u, "dlp_high") {
 			t.Errorf("benign high-severity DLP match: %v", r)
 		}
 	}
 	for _, r := range recs[event.FeedDefender] {
-		if !planted[r["UserPrincipalName"].(string)] && r["Status"] != "Resolved" {
+		u := r["UserPrincipalName"].(string)
+		if !planted[u] && r["Status"] != "Resolved" && !tagged(u, "defender_pua", "defender_malware") {
 			t.Errorf("benign unresolved defender alert: %v", r)
 		}
 	}
@@ -288,27 +318,44 @@ func TestPlantedActivity(t *testing.T) {
 		}
 	}
 
-	// Risky browsing only by the planted user; benign browsing never hits a listed domain.
+	// Browsing to a listed domain only by planted users; no benign record touches an
+	// unallowed domain at all; job sites are not unallowed.
 	listed := func(d string) bool {
-		for _, x := range append(slices.Clone(m.UnallowedDomains), m.ThirdPartyDomains...) {
-			if d == x || (strings.HasPrefix(x, "*.") && strings.HasSuffix(d, x[1:])) {
-				return true
-			}
-		}
-		return false
+		return matchesAny(d, m.UnallowedDomains) || matchesAny(d, m.ThirdPartyDomains)
 	}
 	risky := 0
 	for _, r := range recs[event.FeedAudit] {
-		if r["Operation"] != "WebsiteVisited" || !listed(r["TargetDomain"].(string)) {
-			continue
-		}
-		if r["UserId"] != who[scRiskyBrowsing] {
+		u := r["UserId"].(string)
+		d, _ := r["TargetDomain"].(string)
+		if r["Operation"] == "WebsiteVisited" && listed(d) && !planted[u] {
 			t.Fatalf("benign visit to a listed domain: %v", r)
 		}
-		risky++
+		if d != "" && matchesAny(d, m.UnallowedDomains) && !planted[u] {
+			t.Fatalf("benign record with an unallowed domain: %v", r)
+		}
+		if r["Operation"] == "WebsiteVisited" && listed(d) && u == who[scRiskyBrowsing] {
+			risky++
+		}
 	}
-	if risky < 50 {
+	if risky < 35 {
 		t.Errorf("risky browsing: %d visits", risky)
+	}
+	for _, x := range m.UnallowedDomains {
+		for _, job := range []string{"indeed", "glassdoor", "monster", "linkedin", "ziprecruiter"} {
+			if strings.Contains(x, job) {
+				t.Errorf("unallowed domains list a job site: %s", x)
+			}
+		}
+	}
+	if realistic {
+		// A planted user's background is drawn like everyone else's: the (a) case has
+		// no USB and no after-hours habit.
+		u := who[scFirstTimeBurst]
+		for _, tag := range m.Habits[u] {
+			if tag == "usb" || tag == "after_hours" {
+				t.Errorf("%s: habit %s", u, tag)
+			}
+		}
 	}
 }
 
@@ -370,8 +417,9 @@ func digestTree(t *testing.T, dir string) map[string][32]byte {
 	return out
 }
 
-func TestDeterministic(t *testing.T) {
-	opt := smallOpts()
+func TestDeterministic(t *testing.T) { bothBackgrounds(t, checkDeterministic) }
+
+func checkDeterministic(t *testing.T, opt Options) {
 	opt.FileRecords = 3000 // several files per feed
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	ma, err := Generate(opt, a)
@@ -405,7 +453,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	same := 0
 	for name, sum := range digestTree(t, c) {
-		if da[strings.Replace(name, "-s8-", "-s7-", 1)] == sum {
+		if da[strings.Replace(name, fmt.Sprintf("-s%d-", opt.Seed), fmt.Sprintf("-s%d-", opt.Seed-1), 1)] == sum {
 			same++
 		}
 	}
@@ -415,37 +463,67 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestExactAuditRecordsAndFileSplit(t *testing.T) {
+	t.Run(Clean, func(t *testing.T) {
+		checkExact(t, Options{Background: Clean, Users: 25, Days: 21, Seed: 3, End: testEnd, AuditRecords: 12345, FileRecords: 1000})
+	})
+	t.Run(Realistic, func(t *testing.T) {
+		checkExact(t, Options{Users: 100, Days: 45, Seed: 3, End: testEnd, AuditRecords: 45678, FileRecords: 5000})
+	})
+}
+
+func checkExact(t *testing.T, opt Options) {
 	dir := t.TempDir()
-	opt := Options{Users: 25, Days: 21, Seed: 3, End: testEnd, AuditRecords: 12345, FileRecords: 1000}
 	m, err := Generate(opt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Background[event.FeedAudit] != 12345 {
-		t.Errorf("background audit %d, want 12345", m.Background[event.FeedAudit])
-	}
-	recs := readFeeds(t, dir)
-	if len(recs[event.FeedAudit]) != m.Counts[event.FeedAudit] {
-		t.Errorf("audit %d vs %d", len(recs[event.FeedAudit]), m.Counts[event.FeedAudit])
+	if m.Background[event.FeedAudit] != opt.AuditRecords {
+		t.Errorf("background audit %d, want %d", m.Background[event.FeedAudit], opt.AuditRecords)
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, event.FeedAudit))
-	if want := (m.Counts[event.FeedAudit] + 999) / 1000; len(entries) != want {
+	if want := (m.Counts[event.FeedAudit] + opt.FileRecords - 1) / opt.FileRecords; len(entries) != want {
 		t.Errorf("%d audit files, want %d", len(entries), want)
 	}
+	total := 0
 	for _, e := range entries {
 		data, _ := os.ReadFile(filepath.Join(dir, event.FeedAudit, e.Name()))
 		var recs []json.RawMessage
-		if err := json.Unmarshal(data, &recs); err != nil || len(recs) > 1000 {
+		if err := json.Unmarshal(data, &recs); err != nil || len(recs) > opt.FileRecords {
 			t.Errorf("%s: %d records, %v", e.Name(), len(recs), err)
 		}
+		total += len(recs)
+	}
+	if total != m.Counts[event.FeedAudit] {
+		t.Errorf("audit %d in files vs %d in the manifest", total, m.Counts[event.FeedAudit])
 	}
 }
 
 func TestOptionErrors(t *testing.T) {
-	for _, opt := range []Options{{Users: 5}, {Days: 7}, {AuditRecords: -1}} {
-		if _, err := Generate(opt, t.TempDir()); err == nil {
-			t.Errorf("%+v: no error", opt)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Background: Clean, Users: 5}, "at least 20"},
+		{Options{Background: Clean, Days: 7}, "at least 21"},
+		{Options{Background: Clean, AuditRecords: -1}, "negative"},
+		{Options{Users: 99}, "at least 100"},
+		{Options{Days: 44}, "at least 45"},
+		{Options{Days: 30, Users: 500}, "clean background"},
+		{Options{Background: "noisy"}, `background "noisy"`},
+		{Options{TimeZone: "Europe/Atlantis"}, "Europe/Atlantis"},
+	} {
+		if _, err := Generate(c.opt, t.TempDir()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one saying %q", c.opt, err, c.want)
 		}
+	}
+	// The defaults: realistic, 200 users, 60 days (and clean 50 and 30).
+	m, err := Generate(Options{End: testEnd, neutralScale: 0.05}, t.TempDir())
+	if err != nil || m.BackgroundMode != Realistic || len(m.Users) != 200 || m.End.Sub(m.Start) != 59*24*time.Hour {
+		t.Errorf("defaults: %v, %s, %d users, %v-%v", err, m.BackgroundMode, len(m.Users), m.Start, m.End)
+	}
+	m, err = Generate(Options{Background: "Clean", End: testEnd}, t.TempDir())
+	if err != nil || m.BackgroundMode != Clean || len(m.Users) != 50 || m.End.Sub(m.Start) != 29*24*time.Hour {
+		t.Errorf("clean defaults: %v, %s, %d users, %v-%v", err, m.BackgroundMode, len(m.Users), m.Start, m.End)
 	}
 	// An output directory that cannot be created is an error, not a panic.
 	f := filepath.Join(t.TempDir(), "file")
@@ -493,6 +571,11 @@ func TestSettingsTOML(t *testing.T) {
 	if !slices.Equal(st.DefenderStatuses, []string{"new", "inprogress"}) {
 		t.Errorf("defender statuses %v", st.DefenderStatuses)
 	}
+	for _, x := range st.Domains.Unallowed {
+		if matchesAny(strings.TrimPrefix(x, "*."), []string{"*.indeed.com", "indeed.com", "glassdoor.com", "monster.com"}) {
+			t.Errorf("job site %s in the unallowed list", x)
+		}
+	}
 	if !slices.Equal(st.PriorityAssets, m.PriorityAssets) || !slices.Equal(st.Domains.Unallowed, m.UnallowedDomains) ||
 		!slices.Equal(st.Domains.ThirdParty, m.ThirdPartyDomains) || !slices.Contains(st.Domains.Unallowed, "wikileaks.org") {
 		t.Errorf("settings %+v", st)
@@ -502,7 +585,7 @@ func TestSettingsTOML(t *testing.T) {
 // TestBoundedMemory generates 300,000 audit records and samples the heap while it
 // runs: memory must stay flat (no accumulation of records).
 func TestBoundedMemory(t *testing.T) {
-	opt := Options{Users: 200, Days: 30, Seed: 11, End: testEnd, AuditRecords: 300000}
+	opt := Options{Users: 200, Days: 60, Seed: 11, End: testEnd, AuditRecords: 300000}
 	runtime.GC()
 	var peak uint64
 	stop := make(chan struct{})
@@ -536,22 +619,32 @@ func TestBoundedMemory(t *testing.T) {
 	}
 }
 
+// BenchmarkGenerate: 200,000 benign audit records (plus the other feeds and the
+// planted cases) for 200 users over 60 days (realistic) or 30 days (clean).
 func BenchmarkGenerate(b *testing.B) {
-	const n = 200000
-	dir := b.TempDir()
-	total := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		m, err := Generate(Options{Users: 200, Days: 30, Seed: int64(i), End: testEnd, AuditRecords: n}, filepath.Join(dir, fmt.Sprint(i)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, c := range m.Counts {
-			total += c
-		}
-		b.StopTimer()
-		os.RemoveAll(filepath.Join(dir, fmt.Sprint(i)))
-		b.StartTimer()
+	for _, opt := range []Options{
+		{Background: Realistic, Users: 200, Days: 60},
+		{Background: Clean, Users: 200, Days: 30},
+	} {
+		b.Run(opt.Background, func(b *testing.B) {
+			const n = 200000
+			dir := b.TempDir()
+			total := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				opt.Seed, opt.End, opt.AuditRecords = int64(i), testEnd, n
+				m, err := Generate(opt, filepath.Join(dir, fmt.Sprint(i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range m.Counts {
+					total += c
+				}
+				b.StopTimer()
+				os.RemoveAll(filepath.Join(dir, fmt.Sprint(i)))
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
-	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
 }

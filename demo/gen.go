@@ -9,79 +9,104 @@ import (
 
 type gen struct {
 	opt       Options
+	realistic bool
+	specs     []plantSpec
 	r         *rand.Rand
 	tenant    string
 	orgID     string
 	start     time.Time
-	dayPrefix [][]byte
+	cal       *calendar
 	users     []*user
 	pools     map[string][]string // department -> file names
 
 	day int // current day index
 
+	// Realistic background: the per-user-day decisions come from their own generator,
+	// seeded by (seed, user, day), so that the counting pass of exact mode and the
+	// writing pass draw the same plan. Content (ids, times, names) comes from r.
+	dsrc *rand.PCG
+	dr   *rand.Rand
+	plan dayPlan
+
 	audit, badgeW, dlpW, defW *feedWriter
 	b                         []byte
 
 	slots, slotOrd int // exact mode: user-days with activity, and the current one
+	filler         int // exact mode (realistic): filler records to spread over the slots
+	neutralScale   float64
 
 	benignAudit, benignHR, benignBadge, benignDLP, benignDef int
 }
 
-// plan fixes every user's timeline (resignations, reviews, last day of activity).
-func (g *gen) plan() {
+// planTimelines fixes every user's timeline (resignations, reviews, last day of
+// activity) and, in the realistic background, draws everyone's habits.
+func (g *gen) planTimelines() {
 	L := g.opt.Days - 1
+	at := g.cal.at
 	g.pools = map[string][]string{}
 	for i := range departments {
 		d := &departments[i]
+		if !g.realistic && i >= cleanDepartments {
+			break
+		}
 		for range 60 {
 			g.pools[d.name] = append(g.pools[d.name], fileName(g.r, d))
 		}
 	}
-	nBenign := len(g.users) - len(plantSpecs)
-	for i, u := range g.users {
-		u.reviewDay = (i * 3) % 7
-		u.review = []string{"3", "4", "Exceeds expectations"}[i%3]
-		if i < nBenign && i%23 == 11 {
-			u.promoted = true
+	nBenign := len(g.users) - len(g.specs)
+	if g.realistic {
+		g.drawHabits(nBenign)
+	} else {
+		for i, u := range g.users {
+			u.reviewDay = (i * 3) % 7
+			u.review = []string{"3", "4", "Exceeds expectations"}[i%3]
+			if i < nBenign && i%23 == 11 {
+				u.promoted = true
+			}
 		}
+		// Two benign resignations: one still working out the notice period, one gone
+		// (account deleted) before the end of the window. Both do nothing unusual.
+		bd1, bd2 := g.users[numExecs+4], g.users[numExecs+5]
+		bd1.benignDeparting, bd1.resignDay, bd1.lwdDay = true, L-15, L+14
+		bd2.benignDeparting, bd2.resignDay, bd2.lwdDay, bd2.deleteDay = true, L-18, L-4, L-3
+		bd2.lastDay = L - 4
 	}
-	// Two benign resignations: one still working out the notice period, one gone
-	// (account deleted) before the end of the window. Both do nothing unusual.
-	bd1, bd2 := g.users[numExecs+4], g.users[numExecs+5]
-	bd1.benignDeparting, bd1.resignDay, bd1.lwdDay = true, L-15, L+14
-	bd2.benignDeparting, bd2.resignDay, bd2.lwdDay, bd2.deleteDay = true, L-18, L-4, L-3
-	bd2.lastDay = L - 4
 	for _, u := range g.users[nBenign:] {
 		switch u.plant.scenario {
 		case scDepartingUSBCloud:
-			u.resignDay, u.lwdDay, u.lastDay = L-14, L-1, L-1
+			u.resignDay, u.lwdDay, u.lastDay = at(14), at(1), at(1)
 		case scSequence:
-			u.resignDay, u.lwdDay, u.lastDay = L-12, L-1, L-1
+			u.resignDay, u.lwdDay, u.lastDay = at(12), at(1), at(1)
 		case scDefenderDeparting:
-			u.resignDay, u.lwdDay = L-10, L+7
+			u.resignDay, u.lwdDay = at(10), at(-7)
 		case scBadgeAfterTerminat:
-			u.resignDay, u.lwdDay, u.lastDay, u.deleteDay = L-20, L-10, L-10, L-9
-		case scRiskySharing:
-			u.review, u.reviewDay = poorRating, L-12
+			u.resignDay, u.lwdDay, u.lastDay, u.deleteDay = at(20), at(10), at(10), at(9)
+		case scRiskySharing, scAdminHackTools:
+			u.review, u.reviewDay = poorRating, at(12)
+		case scFirstTimeBurst:
+			u.resignDay, u.lwdDay, u.lastDay, u.deleteDay = at(15), at(1), at(1), at(0)
+		case scJobSitesBurst:
+			u.resignDay, u.lwdDay = at(3), at(-12)
+		case scSlowExfiltration:
+			u.resignDay, u.lwdDay = at(3), at(-15)
 		}
 	}
-	for _, u := range g.users {
-		g.slots += u.lastDay + 1
+	if !g.realistic {
+		for _, u := range g.users {
+			g.slots += u.lastDay + 1
+		}
 	}
 }
 
-// poorRating is the planted poor review; benign ratings are 3, 4 or "Exceeds expectations".
+// poorRating is the planted poor review; benign ratings are 3, 4 or "Exceeds
+// expectations" (and, in the realistic background, a benign "2" for a few).
 const poorRating = "Below expectations"
 
-func (g *gen) hrDate(day int) string {
-	return g.start.AddDate(0, 0, day).Add(9 * time.Hour).Format(time.RFC3339)
-}
+func (g *gen) hrDate(day int) string { return g.cal.rfc3339(day, 9*3600) }
 
 // hrEndOfDay is the last working date: the end of the working day, so that the user's
 // ordinary activity on their last day (all before 18:00) is not "after termination".
-func (g *gen) hrEndOfDay(day int) string {
-	return g.start.AddDate(0, 0, day).Add(18 * time.Hour).Format(time.RFC3339)
-}
+func (g *gen) hrEndOfDay(day int) string { return g.cal.rfc3339(day, 18*3600) }
 
 type hrRow struct {
 	day    int
@@ -98,25 +123,43 @@ func (g *gen) writeHR(dir, prefix string) (files, rows int, err error) {
 	for _, u := range g.users {
 		dm := []string{u.dept, u.manager}
 		planted := u.plant != nil
+		plantedReview := planted && (u.plant.scenario == scRiskySharing || u.plant.scenario == scAdminHackTools)
 		remarks := "Solid year; keep it up"
-		if u.review == poorRating {
+		switch u.review {
+		case poorRating:
 			remarks = "Below expectations; missed targets in two consecutive quarters"
+		case benignPoorRating:
+			remarks = "Missed two objectives after the reorganisation; development plan agreed"
 		}
 		reviews = append(reviews, hrRow{u.reviewDay, u.upn,
-			append([]string{u.upn, g.hrDate(u.reviewDay), remarks, u.review}, dm...),
-			!planted || u.plant.scenario != scRiskySharing})
+			append([]string{u.upn, g.hrDate(u.reviewDay), remarks, u.review}, dm...), !plantedReview})
 		if u.resignDay != noDay {
 			resigns = append(resigns, hrRow{u.resignDay, u.upn,
 				append([]string{u.upn, g.hrDate(u.resignDay), g.hrEndOfDay(u.lwdDay)}, dm...), !planted})
 		}
 		if planted && u.plant.scenario == scDefenderRisky {
-			pips = append(pips, hrRow{L - 12, u.upn,
-				append([]string{u.upn, g.hrDate(L - 12), "Repeated policy breaches; weekly check-ins for 60 days", "1"}, dm...), false})
+			d := g.cal.at(12)
+			pips = append(pips, hrRow{d, u.upn,
+				append([]string{u.upn, g.hrDate(d), "Repeated policy breaches; weekly check-ins for 60 days", "1"}, dm...), false})
 		}
 		if u.promoted {
 			d := L - 5 - len(levels)%10
 			levels = append(levels, hrRow{d, u.upn,
 				append([]string{u.upn, g.hrDate(d), "Promotion", "Level 61 - Senior", "Level 62 - Principal"}, dm...), true})
+		}
+		if h := u.h; h != nil {
+			if h.pipDay >= 0 {
+				pips = append(pips, hrRow{h.pipDay, u.upn,
+					append([]string{u.upn, g.hrDate(h.pipDay), "Quality of deliverables below the role; 60-day plan with fortnightly reviews", "2"}, dm...), true})
+			}
+			if h.levelDay >= 0 {
+				remarks, from, to := "Promotion", "Level 61 - Senior", "Level 62 - Principal"
+				if h.levelDown {
+					remarks, from, to = "Moved to an individual contributor role at own request", "Level 63 - Manager", "Level 61 - Senior"
+				}
+				levels = append(levels, hrRow{h.levelDay, u.upn,
+					append([]string{u.upn, g.hrDate(h.levelDay), remarks, from, to}, dm...), true})
+			}
 		}
 	}
 	series := []struct {
@@ -180,11 +223,16 @@ func (g *gen) run() error {
 	for d := 0; d < g.opt.Days; d++ {
 		g.day = d
 		for i, u := range g.users {
-			if d <= u.lastDay {
+			if g.realistic {
+				if err := g.realisticDay(u); err != nil {
+					return err
+				}
+			} else if d <= u.lastDay {
 				if err := g.background(i, u); err != nil {
 					return err
 				}
 			}
+			// The administrator's record, not the user's: never counted as background.
 			if u.deleteDay == d {
 				if err := g.deleteUser(u, 11*3600+g.r.IntN(3600)); err != nil {
 					return err
@@ -239,23 +287,7 @@ func (g *gen) background(i int, u *user) error {
 	}
 
 	if g.r.IntN(100) < 3 {
-		m := dlpMatch{policy: dlpPolicyPII, rule: rulePIILow, severity: "Low", sensitiveType: "EU Passport Number", count: 1 + g.r.IntN(3)}
-		switch g.r.IntN(3) {
-		case 0:
-			m.policy, m.rule, m.severity, m.sensitiveType = dlpPolicyFinancial, ruleFinLow, "Low", "Credit Card Number"
-		case 1:
-			m.policy, m.rule, m.severity, m.sensitiveType = dlpPolicyFinancial, ruleFinMed, "Medium", "U.S. Bank Account Number"
-		}
-		if g.r.IntN(2) == 0 {
-			m.site, m.file = u.site, g.pick(g.pools[u.dept])
-		} else {
-			m.subject, m.to = "Updated figures", []string{g.colleague().upn}
-			if m.severity == "Low" {
-				m.rule = rulePIIMed
-				m.policy, m.severity = dlpPolicyPII, "Medium"
-			}
-		}
-		if err := g.dlp(u, g.workSecs(), m); err != nil {
+		if err := g.lowDLP(u, g.workSecs); err != nil {
 			return err
 		}
 		g.benignDLP++
@@ -269,6 +301,27 @@ func (g *gen) background(i int, u *user) error {
 		g.benignDef++
 	}
 	return nil
+}
+
+// lowDLP writes a benign Low or Medium DLP match at the time when() draws.
+func (g *gen) lowDLP(u *user, when func() int) error {
+	m := dlpMatch{policy: dlpPolicyPII, rule: rulePIILow, severity: "Low", sensitiveType: "EU Passport Number", count: 1 + g.r.IntN(3)}
+	switch g.r.IntN(3) {
+	case 0:
+		m.policy, m.rule, m.severity, m.sensitiveType = dlpPolicyFinancial, ruleFinLow, "Low", "Credit Card Number"
+	case 1:
+		m.policy, m.rule, m.severity, m.sensitiveType = dlpPolicyFinancial, ruleFinMed, "Medium", "U.S. Bank Account Number"
+	}
+	if g.r.IntN(2) == 0 {
+		m.site, m.file = u.site, g.pick(g.pools[u.dept])
+	} else {
+		m.subject, m.to = "Updated figures", []string{g.colleague().upn}
+		if m.severity == "Low" {
+			m.rule = rulePIIMed
+			m.policy, m.severity = dlpPolicyPII, "Medium"
+		}
+	}
+	return g.dlp(u, when(), m)
 }
 
 // backgroundAudit writes exactly k ordinary audit records for u today. The risky-looking

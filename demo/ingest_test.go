@@ -13,9 +13,11 @@ import (
 
 // TestIngestParsesEverything runs every generated file through the real feed parsers:
 // no record may be rejected, and the events carry what the planted cases rely on.
-func TestIngestParsesEverything(t *testing.T) {
+func TestIngestParsesEverything(t *testing.T) { bothBackgrounds(t, checkIngest) }
+
+func checkIngest(t *testing.T, opt Options) {
 	dir := t.TempDir()
-	opt := smallOpts()
+	realistic := opt.Background != Clean
 	opt.FileRecords = 4000
 	m, err := Generate(opt, dir)
 	if err != nil {
@@ -116,7 +118,11 @@ func TestIngestParsesEverything(t *testing.T) {
 			t.Errorf("%s: profile %+v, want department %s", u, p, m.Departments[u])
 		}
 	}
-	for _, u := range append(slices.Clone(m.BenignDeparting), who[scDepartingUSBCloud], who[scSequence], who[scDefenderDeparting], who[scBadgeAfterTerminat]) {
+	departing := append(slices.Clone(m.BenignDeparting), who[scDepartingUSBCloud], who[scSequence], who[scDefenderDeparting], who[scBadgeAfterTerminat])
+	if realistic {
+		departing = append(departing, who[scFirstTimeBurst], who[scJobSitesBurst], who[scSlowExfiltration])
+	}
+	for _, u := range departing {
 		if !profiles[u].Departing() {
 			t.Errorf("%s: not departing", u)
 		}
@@ -124,16 +130,30 @@ func TestIngestParsesEverything(t *testing.T) {
 	if p := profiles[who[scBadgeAfterTerminat]]; p.AccountDeleted.IsZero() || p.LastWorkingDate.IsZero() {
 		t.Errorf("terminated user profile %+v", p)
 	}
-	// The risky cases' ratings are poor by the rules' own test; nobody else's is.
+	// The risky cases' ratings are poor by the rules' own test; nobody else's is but
+	// (realistic) the benign look-alikes with a poor review or an improvement plan.
+	// Level changes are promotions but the look-alikes' changes down.
 	risky := map[string]bool{who[scRiskySharing]: true, who[scDefenderRisky]: true}
+	if realistic {
+		risky[who[scAdminHackTools]] = true
+	}
+	tagged := func(u, tag string) bool { return slices.Contains(m.Habits[u], tag) }
 	for u, p := range profiles {
-		if dsl.IsPoorRating(p.LatestRating) != risky[u] {
-			t.Errorf("%s: rating %q, poor = %v", u, p.LatestRating, !risky[u])
+		poor := risky[u] || tagged(u, "poor_review") || tagged(u, "improvement_plan")
+		if dsl.IsPoorRating(p.LatestRating) != poor {
+			t.Errorf("%s: rating %q, poor = %v", u, p.LatestRating, !poor)
 		}
 		for _, lc := range p.LevelChanges {
-			if dsl.LevelDirection(lc.OldLevel, lc.NewLevel) != "up" {
-				t.Errorf("%s: level change %+v is not a promotion", u, lc)
+			want := "up"
+			if tagged(u, "level_down") {
+				want = "down"
 			}
+			if dsl.LevelDirection(lc.OldLevel, lc.NewLevel) != want {
+				t.Errorf("%s: level change %+v is not %s", u, lc, want)
+			}
+		}
+		if p.OnImprovementPlan() != (u == who[scDefenderRisky] || tagged(u, "improvement_plan")) {
+			t.Errorf("%s: improvement plan %v, tags %v", u, p.ImprovementPlan, m.Habits[u])
 		}
 	}
 	if p := profiles[who[scDefenderRisky]]; !p.OnImprovementPlan() {

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -22,9 +23,13 @@ var securityAlerts = []struct{ title, category, severity, status string }{
 	{"'CoinMiner' unwanted software was blocked", "UnwantedSoftware", "Medium", "New"},
 }
 
+// planted writes the case's activity for today. "from, to" count working days back
+// from the last day L (cal.at): in the clean background every day is a working day,
+// so they are calendar days; in the realistic one the case runs on working days.
 func (g *gen) planted(u *user) error {
-	L, d := g.opt.Days-1, g.day
-	in := func(from, to int) bool { return d >= L-from && d <= L-to }
+	d, at := g.day, g.cal.at
+	work := g.cal.work[d]
+	in := func(from, to int) bool { return work && d >= at(from) && d <= at(to) }
 	switch u.plant.scenario {
 	case scDepartingUSBCloud:
 		if in(7, 2) {
@@ -40,11 +45,11 @@ func (g *gen) planted(u *user) error {
 		}
 	case scDLPExfil:
 		if in(10, 3) {
-			return g.plantDLPExfil(u, d == L-10 || d == L-5)
+			return g.plantDLPExfil(u, d == at(10) || d == at(5))
 		}
 	case scSequence:
 		if in(6, 2) {
-			return g.plantSequence(u, d-(L-6))
+			return g.plantSequence(u, g.cal.workdaysIn(at(6), d)-1)
 		}
 	case scDefender, scDefenderDeparting, scDefenderPriority:
 		if in(8, 2) {
@@ -55,12 +60,40 @@ func (g *gen) planted(u *user) error {
 			return g.plantAlerts(u)
 		}
 	case scBadgeAfterTerminat:
-		if in(8, 1) {
+		if d >= at(8) && d <= at(1) { // every night, working day or not: the account is gone
 			return g.plantBadges(u)
 		}
 	case scRiskyBrowsing:
 		if in(7, 1) {
 			return g.plantBrowsing(u)
+		}
+	case scFirstTimeBurst:
+		if d == at(5) {
+			return g.plantFirstTimeBurst(u)
+		}
+	case scJobSitesBurst:
+		switch {
+		case d == at(5) || d == at(4):
+			return g.plantJobLeaverBurst(u)
+		case in(28, 6) && g.r.IntN(10) < 6:
+			return g.plantJobSearch(u)
+		}
+	case scAdminHackTools:
+		switch d {
+		case at(9):
+			return g.plantHackToolDownloads(u)
+		case at(8):
+			return g.plantHackToolUSB(u)
+		case at(7):
+			return g.plantMassEmail(u)
+		}
+	case scSlowExfiltration:
+		if in(slowFrom, slowTo) {
+			return g.plantSlowExfiltration(u)
+		}
+	case scUnallowedUpload:
+		if d == at(4) {
+			return g.plantUnallowedUpload(u)
 		}
 	}
 	return nil
@@ -166,7 +199,7 @@ func (g *gen) plantDLPExfil(u *user, dlpDay bool) error {
 		if err := g.dlp(u, 9*3600+g.r.IntN(1800), m); err != nil {
 			return err
 		}
-		if g.day == g.opt.Days-1-10 {
+		if g.day == g.cal.at(10) {
 			return nil // the trigger day itself is quiet; exfiltration starts the next day
 		}
 	}
@@ -258,4 +291,183 @@ func (g *gen) plantBrowsing(u *user) error {
 		}
 	}
 	return nil
+}
+
+// plantFirstTimeBurst: at 3 a.m., from home, a first sign-in outside working hours, a
+// first USB mount and a handful of copies, then visits to an anonymous file drop and a
+// paste site (unallowed domains). The user never used USB nor signed in late before.
+func (g *gen) plantFirstTimeBurst(u *user) error {
+	pool := g.pools[u.dept]
+	ip := u.ip
+	u.ip = u.h.homeIP
+	defer func() { u.ip = ip }()
+	t := 3*3600 + g.r.IntN(600)
+	if err := g.signIn(u, t, true); err != nil {
+		return err
+	}
+	if err := g.endpoint(u, t+420, endpointFile{op: "RemovableMediaMount", path: `F:\`, usb: true}); err != nil {
+		return err
+	}
+	for i := range 5 + g.r.IntN(4) {
+		name := pool[(i*7+3)%len(pool)]
+		f := endpointFile{op: "FileCopiedToRemovableMedia", path: g.docPath(u, "Documents", name), dest: `F:\` + name,
+			size: fileSize(g.r), usb: true, lbl: labelEvery(i, 3)}
+		if err := g.endpoint(u, t+600+i*75, f); err != nil {
+			return err
+		}
+	}
+	for i, site := range []string{"anonfiles.com", "pastebin.com", "anonfiles.com"} {
+		if err := g.website(u, t+1500+i*240, site, fmt.Sprintf("/%d", 100000+g.r.IntN(900000))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plantJobSearch: a few job-site pages at lunch or late in the afternoon.
+func (g *gen) plantJobSearch(u *user) error {
+	t := 12*3600 + g.r.IntN(5*3600)
+	for i := range 3 + g.r.IntN(8) {
+		s := jobSites[(g.day+i)%len(jobSites)]
+		if err := g.website(u, t+i*150, s.domain, s.path+fmt.Sprint(1000000+g.r.IntN(9000000))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plantJobLeaverBurst: the two days before resigning, many files to USB and to
+// personal cloud storage.
+func (g *gen) plantJobLeaverBurst(u *user) error {
+	pool := g.pools[u.dept]
+	t := 16*3600 + g.r.IntN(1800)
+	if err := g.endpoint(u, t, endpointFile{op: "RemovableMediaMount", path: `E:\`, usb: true}); err != nil {
+		return err
+	}
+	for i := range 12 + g.r.IntN(9) {
+		name := pool[(i*5+g.day)%len(pool)]
+		f := endpointFile{op: "FileCopiedToRemovableMedia", path: g.docPath(u, "Documents", name), dest: `E:\Sales\` + name,
+			size: fileSize(g.r), usb: true, lbl: labelEvery(i, 4)}
+		if err := g.endpoint(u, t+60+i*35, f); err != nil {
+			return err
+		}
+	}
+	for i := range 5 + g.r.IntN(5) {
+		name := pool[(i*11+g.day)%len(pool)]
+		dom := []string{"drive.google.com", "www.dropbox.com"}[i%2]
+		f := endpointFile{op: "FileUploadedToCloud", path: g.docPath(u, "Documents", name), size: fileSize(g.r),
+			targetDomain: dom, targetURL: "https://" + dom + "/upload", app: "chrome.exe"}
+		if err := g.endpoint(u, t+1800+i*90, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var hackTools = []struct{ file, alert, category, severity, status string }{
+	{"mimikatz_trunk.zip", "'HackTool:Win32/Mimikatz' credential theft tool was detected", "Malware", "High", "New"},
+	{"LaZagne.exe", "'HackTool:Win32/LaZagne' password recovery tool was detected", "UnwantedSoftware", "Medium", "New"},
+	{"Rubeus.exe", "'HackTool:MSIL/Rubeus' Kerberos abuse tool was detected", "UnwantedSoftware", "Medium", "InProgress"},
+	{"hashcat-6.2.6.7z", "", "", "", ""},
+}
+
+// plantHackToolDownloads: the administrator browses an exploit archive (an unallowed
+// domain) and downloads hacking tools; Defender flags three of the four.
+func (g *gen) plantHackToolDownloads(u *user) error {
+	t := 14*3600 + g.r.IntN(1800)
+	for i := range 3 {
+		if err := g.website(u, t+i*120, "www.exploit-db.com", fmt.Sprintf("/exploits/%d", 50000+g.r.IntN(2000))); err != nil {
+			return err
+		}
+	}
+	for i, tool := range hackTools {
+		at := t + 600 + i*240
+		f := endpointFile{op: "FileDownloadedFromBrowser", path: g.docPath(u, "Downloads", tool.file), size: fileSize(g.r),
+			targetDomain: "www.exploit-db.com", targetURL: "https://www.exploit-db.com/download/" + tool.file, app: "msedge.exe"}
+		if err := g.endpoint(u, at, f); err != nil {
+			return err
+		}
+		if tool.alert != "" {
+			if err := g.alert(u, at+45, tool.alert, tool.category, tool.severity, tool.status); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// plantHackToolUSB: the tools and a few documents to USB.
+func (g *gen) plantHackToolUSB(u *user) error {
+	pool := g.pools[u.dept]
+	t := 10*3600 + g.r.IntN(1800)
+	if err := g.endpoint(u, t, endpointFile{op: "RemovableMediaMount", path: `E:\`, usb: true}); err != nil {
+		return err
+	}
+	var files []string
+	for _, tool := range hackTools {
+		files = append(files, tool.file)
+	}
+	for i := range 8 {
+		files = append(files, pool[(i*7+2)%len(pool)])
+	}
+	for i, name := range files {
+		f := endpointFile{op: "FileCopiedToRemovableMedia", path: g.docPath(u, "Downloads", name), dest: `E:\tools\` + name,
+			size: fileSize(g.r), usb: true}
+		if err := g.endpoint(u, t+60+i*40, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plantMassEmail: one message with a Confidential attachment to 45 colleagues and 15
+// outside addresses (partners, customers, free mail).
+func (g *gen) plantMassEmail(u *user) error {
+	var to []string
+	for i := range 45 {
+		to = append(to, g.users[(i*37+g.day)%len(g.users)].upn)
+	}
+	for i := range 15 {
+		dom := append(slices.Clone(partnerDomains), customerDomains...)[i%(len(partnerDomains)+len(customerDomains))]
+		if i%5 == 4 {
+			dom = freeMail[i%len(freeMail)]
+		}
+		to = append(to, firstNames[(i*11)%len(firstNames)]+"."+lastNames[(i*13)%len(lastNames)]+"@"+dom)
+	}
+	att := []attachment{{name: "Salary-Bands-FY26.xlsx", size: fileSize(g.r), label: "Confidential"}}
+	return g.send(u, 16*3600+g.r.IntN(1800), "What management is not telling you", to, att)
+}
+
+// plantSlowExfiltration: every working day for three weeks, 2 external emails with an
+// attachment to a contact at a competitor, 4 printed files and 6 SharePoint downloads
+// (the user's own habits for these are replaced on these days; see planDay).
+func (g *gen) plantSlowExfiltration(u *user) error {
+	pool := g.pools[u.dept]
+	for i := range 6 {
+		if err := g.spFile(u, 9*3600+g.r.IntN(8*3600), "FileDownloaded", u.site, pool[(i*7+g.day)%len(pool)], ""); err != nil {
+			return err
+		}
+	}
+	for i := range 2 {
+		att := []attachment{{name: pool[(i*13+g.day*3)%len(pool)], size: fileSize(g.r)}}
+		if err := g.send(u, 11*3600+i*14400+g.r.IntN(3600), "as discussed", []string{"t.hale@rivalcorp.net"}, att); err != nil {
+			return err
+		}
+	}
+	t := 17*3600 + g.r.IntN(1800)
+	for i := range 4 {
+		name := pool[(i*5+g.day)%len(pool)]
+		f := endpointFile{op: "FilePrinted", path: g.docPath(u, "Documents", name), size: fileSize(g.r), app: "EXCEL.EXE"}
+		if err := g.endpoint(u, t+i*60, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plantUnallowedUpload: one customer list to an anonymous file-drop site.
+func (g *gen) plantUnallowedUpload(u *user) error {
+	f := endpointFile{op: "FileUploadedToCloud", path: g.docPath(u, "Documents", "Customer-List-FY26.xlsx"), size: fileSize(g.r),
+		targetDomain: "gofile.io", targetURL: "https://gofile.io/uploadFiles", app: "chrome.exe"}
+	return g.endpoint(u, 15*3600+g.r.IntN(3600), f)
 }

@@ -34,31 +34,12 @@ func (g *gen) head(rt int, op, workload, userID, userKey, ip string, secs int) {
 	g.b = b
 }
 
-// kTime writes "k":"YYYY-MM-DDThh:mm:ss" (UTC, as the Management Activity API does)
-// for the current day plus secs seconds.
+// kTime writes "k":"YYYY-MM-DDThh:mm:ssZ" (UTC, as the Management Activity API does)
+// for secs seconds after 00:00 local on the current day.
 func (g *gen) kTime(b []byte, k string, secs int) []byte {
 	b = key(b, k)
-	b = g.appendTime(b, secs)
+	b = g.cal.appendUTC(b, g.cal.unix(g.day, secs))
 	return append(b, ',')
-}
-
-func (g *gen) appendTime(b []byte, secs int) []byte {
-	d := g.day
-	for secs >= 86400 {
-		secs -= 86400
-		d++
-	}
-	b = append(b, '"')
-	b = append(b, g.dayPrefix[d]...)
-	b = append2(b, secs/3600)
-	b = append(b, ':')
-	b = append2(b, secs/60%60)
-	b = append(b, ':')
-	b = append2(b, secs%60)
-	if timeSuffix != "" {
-		b = append(b, timeSuffix...)
-	}
-	return append(b, '"')
 }
 
 // timeSuffix is appended to every generated timestamp.
@@ -188,7 +169,8 @@ func (g *gen) send(u *user, secs int, subject string, to []string, att []attachm
 	return g.emitAudit()
 }
 
-// signIn is an Azure AD sign-in (RecordType 15).
+// signIn is an Azure AD sign-in (RecordType 15). In the realistic background it
+// names the device it came from in DeviceProperties (the schema's name/value list).
 func (g *gen) signIn(u *user, secs int, ok bool) error {
 	op := "UserLoggedIn"
 	if !ok {
@@ -201,6 +183,11 @@ func (g *gen) signIn(u *user, secs int, ok bool) error {
 	b = ks(b, "ApplicationId", "4765445b-32c6-49b0-83e6-1d93765276ca")
 	if !ok {
 		b = ks(b, "LogonError", "InvalidPasswordExpiredOnPremPassword")
+	}
+	if g.realistic {
+		b = append(b, `"DeviceProperties":[{"Name":"DisplayName","Value":`...)
+		b = appendJSONString(b, u.device)
+		b = append(b, `},{"Name":"OS","Value":"Windows10"},{"Name":"BrowserType","Value":"Edge"}],`...)
 	}
 	g.b = b
 	return g.emitAudit()
@@ -272,9 +259,19 @@ func (g *gen) endpoint(u *user, secs int, f endpointFile) error {
 	}
 	if f.usb {
 		b = key(b, "RemovableMediaDeviceAttributes")
-		b = append(b, `{"Manufacturer":"SanDisk","Model":"Ultra USB 3.0","SerialNumber":"4C53000123`...)
-		b = appendInt(b, int64(len(u.upn)))
-		b = append(b, `","BusType":"USB"},`...)
+		if u.h != nil {
+			b = append(b, `{"Manufacturer":`...)
+			b = appendJSONString(b, u.h.usbMaker)
+			b = append(b, `,"Model":`...)
+			b = appendJSONString(b, u.h.usbModel)
+			b = append(b, `,"SerialNumber":`...)
+			b = appendJSONString(b, u.h.usbSerial)
+			b = append(b, `,"BusType":"USB"},`...)
+		} else {
+			b = append(b, `{"Manufacturer":"SanDisk","Model":"Ultra USB 3.0","SerialNumber":"4C53000123`...)
+			b = appendInt(b, int64(len(u.upn)))
+			b = append(b, `","BusType":"USB"},`...)
+		}
 		b = ks(b, "DestinationLocationType", "RemovableMedia")
 	}
 	if len(f.sensitiveTypes) > 0 {

@@ -25,7 +25,7 @@ func BenchmarkIngestWithEngine(b *testing.B) {
 		n = v
 	}
 	src := b.TempDir()
-	m, err := demo.Generate(demo.Options{Users: 500, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n}, src)
+	m, err := demo.Generate(demo.Options{Background: demo.Clean, Users: 500, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n}, src)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func BenchmarkProcess(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("IRM_BENCH_RECORDS")); err == nil && v > 0 {
 		n = v
 	}
-	m, files := demoData(b, demo.Options{Users: 300, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n})
+	m, files := demoData(b, demo.Options{Background: demo.Clean, Users: 300, Days: 30, Seed: 1, End: demoEnd, AuditRecords: n})
 	var all []event.Event
 	for _, f := range files {
 		all = append(all, f.evs...)

@@ -79,9 +79,9 @@ var scenarioExpect = map[string]struct {
 
 func TestDemoScenarios(t *testing.T) {
 	for _, opt := range []demo.Options{
-		{Users: 60, Days: 30, Seed: 7, End: demoEnd},
-		{Users: 60, Days: 30, Seed: 2, End: demoEnd},
-		{Users: 80, Days: 35, Seed: 11, End: demoEnd},
+		{Background: demo.Clean, Users: 60, Days: 30, Seed: 7, End: demoEnd},
+		{Background: demo.Clean, Users: 60, Days: 30, Seed: 2, End: demoEnd},
+		{Background: demo.Clean, Users: 80, Days: 35, Seed: 11, End: demoEnd},
 	} {
 		t.Run(fmt.Sprintf("seed%d-users%d", opt.Seed, opt.Users), func(t *testing.T) { testDemoScenario(t, opt) })
 	}
@@ -157,7 +157,7 @@ func alertKeys(as []Alert) []string {
 }
 
 func TestDeterminismAcrossOrderAndBatching(t *testing.T) {
-	m, files := demoData(t, demo.Options{Users: 40, Days: 24, Seed: 3, End: demoEnd, FileRecords: 2000})
+	m, files := demoData(t, demo.Options{Background: demo.Clean, Users: 40, Days: 24, Seed: 3, End: demoEnd, FileRecords: 2000})
 	e, _ := loadDemo(t, m, files, 0)
 	want := alertKeys(e.Alerts(AlertFilter{}))
 	if len(want) == 0 {
