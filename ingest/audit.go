@@ -47,6 +47,8 @@ type auditRecord struct {
 
 	// Azure AD user administration.
 	Target []auditTarget
+	// Azure AD sign-ins: the device the sign-in came from, as name/value pairs.
+	DeviceProperties []auditNameValue
 
 	// Endpoint (RecordType 63) and browsing (WebsiteVisited, our extension: Url).
 	DeviceName            string
@@ -77,6 +79,11 @@ type auditItem struct {
 type auditTarget struct {
 	Type flexInt
 	ID   string
+}
+
+type auditNameValue struct {
+	Name  string
+	Value string
 }
 
 type auditSIT struct {
@@ -502,6 +509,10 @@ func (rec *auditRecord) read(data []byte) *recordReject {
 			var v []auditTarget
 			rj = valNested("Target", val, &v)
 			rec.Target = v
+		case "deviceproperties":
+			var v []auditNameValue
+			rj = valNested("DeviceProperties", val, &v)
+			rec.DeviceProperties = v
 		case "devicename":
 			rec.DeviceName, rj = o.str("DeviceName", val)
 		case "fileextension":
@@ -689,6 +700,16 @@ func decodeAudit(users *userCache, data []byte) (*event.Event, *recordReject) {
 			}
 		}
 	case kindSignIn:
+		// The device a sign-in came from: Azure AD names it in DeviceProperties
+		// (DisplayName, else its Id); an exporter may give DeviceName instead.
+		ev.Device = strings.TrimSpace(rec.DeviceName)
+		for _, want := range []string{"displayname", "id"} {
+			for _, p := range rec.DeviceProperties {
+				if ev.Device == "" && strings.EqualFold(strings.TrimSpace(p.Name), want) {
+					ev.Device = strings.TrimSpace(p.Value)
+				}
+			}
+		}
 	case kindUserAdmin:
 		target := accountFromObject(rec.ObjectId)
 		if target == "" {
