@@ -416,9 +416,12 @@ func (l *loader) compileTrigger(id string, ten entry, td triggerDoc, seen map[st
 			}
 			continue
 		}
+		// By default a count trigger needs the indicator's medium threshold: its low
+		// one is reached on ordinary days by many people (a few USB copies, three mails
+		// with attachments to a customer), and a trigger opens a scope of months.
 		n := td.MinCount
 		if n == 0 {
-			n = r.ind.Thresholds[0]
+			n = r.ind.Thresholds[2]
 		}
 		trig.Thresholds[ii] = n
 		ct.inds = append(ct.inds, r)
