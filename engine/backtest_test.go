@@ -15,7 +15,7 @@ import (
 // finds exactly the users the engine alerted on while ingesting it, and changes
 // nothing: no alert, no audit entry.
 func TestBacktestPredictsTheEngine(t *testing.T) {
-	m, files := demoData(t, demo.Options{Users: 60, Days: 30, Seed: 7, End: demoEnd})
+	m, files := demoData(t, demo.Options{Users: 120, Days: 75, Seed: 7, End: demoEnd})
 	e, db := loadDemo(t, m, files, 0)
 	e.now = func() time.Time { return demoEnd.Add(12 * time.Hour) }
 	audits := func() int {
@@ -25,7 +25,7 @@ func TestBacktestPredictsTheEngine(t *testing.T) {
 	}
 	beforeAlerts, beforeAudit := len(e.Alerts(AlertFilter{})), audits()
 	for _, p := range e.Policies() {
-		res, err := e.Backtest(context.Background(), p, BacktestOptions{Days: 30})
+		res, err := e.Backtest(context.Background(), p, BacktestOptions{Days: 75})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,10 +44,10 @@ func TestBacktestPredictsTheEngine(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: backtest alerts %v, the engine alerted %v", p.Name, got, want)
 		}
-		if res.Users != len(m.Users) || res.Days != 30 || res.Volume != VolumeDefault || res.Cutoff != 40 {
+		if res.Users != len(m.Users) || res.Days != 75 || res.Volume != VolumeDefault || res.Cutoff != AlertCutoff[VolumeDefault] {
 			t.Errorf("%s: users %d (want %d), days %d, volume %s, cut-off %d", p.Name, res.Users, len(m.Users), res.Days, res.Volume, res.Cutoff)
 		}
-		if wantRate := float64(len(got)) * 1000 / float64(res.Users); res.AlertsPer1000 != wantRate {
+		if wantRate := float64(len(got)) * 1000 / float64(res.Users) * 30 / 75; res.AlertsPer1000 != wantRate {
 			t.Errorf("%s: rate %.2f, want %.2f", p.Name, res.AlertsPer1000, wantRate)
 		}
 	}
@@ -59,7 +59,7 @@ func TestBacktestPredictsTheEngine(t *testing.T) {
 // TestBacktestCandidateAndVolume: a candidate policy (not saved) is replayed; the
 // volume changes the cut-off; bad options are refused with the reason.
 func TestBacktestCandidateAndVolume(t *testing.T) {
-	m, files := demoData(t, demo.Options{Users: 60, Days: 30, Seed: 7, End: demoEnd})
+	m, files := demoData(t, demo.Options{Users: 120, Days: 75, Seed: 7, End: demoEnd})
 	e, _ := loadDemo(t, m, files, 0)
 	e.now = func() time.Time { return demoEnd.Add(12 * time.Hour) }
 	ps, err := e.ParsePolicyFile("candidate.toml", []byte(`
@@ -71,15 +71,15 @@ users = ["*"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, err := e.Backtest(context.Background(), ps[0], BacktestOptions{Days: 30, Volume: VolumeMore})
+	more, err := e.Backtest(context.Background(), ps[0], BacktestOptions{Days: 75, Volume: VolumeMore})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fewer, err := e.Backtest(context.Background(), ps[0], BacktestOptions{Days: 30, Volume: VolumeFewer})
+	fewer, err := e.Backtest(context.Background(), ps[0], BacktestOptions{Days: 75, Volume: VolumeFewer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if more.Cutoff != 25 || fewer.Cutoff != 55 || len(fewer.Alerted) > len(more.Alerted) || len(more.Alerted) == 0 {
+	if more.Cutoff != AlertCutoff[VolumeMore] || fewer.Cutoff != AlertCutoff[VolumeFewer] || len(fewer.Alerted) >= len(more.Alerted) || len(fewer.Alerted) == 0 {
 		t.Errorf("more: cut %d, %d alerted; fewer: cut %d, %d alerted", more.Cutoff, len(more.Alerted), fewer.Cutoff, len(fewer.Alerted))
 	}
 	for _, a := range fewer.Alerted {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 )
@@ -28,6 +29,11 @@ const (
 	minGroupUserDays = 50
 )
 
+// LearningDays is how long user mode learns before it judges volumes against habits:
+// a day's baseline needs the month before its week. Novelty, unallowed domains and
+// security alerts are judged from the start.
+const LearningDays = baselineDays + scoreWindowDays
+
 // historyOf is the window of days a baseline for day d looks at: the baselineDays
 // days that end where the score window of d (scoreWindowDays, d included) begins.
 func historyOf(d int32) (from, to int32) {
@@ -35,27 +41,57 @@ func historyOf(d int32) (from, to int32) {
 	return to - baselineDays + 1, to
 }
 
+// maxHistoryDays bounds how far back a user's own baseline reaches for someone who was
+// away: their history is the baselineDays before the week, extended a week at a time
+// until it holds enough active days. A user back from two weeks' holiday is still
+// compared with their own habits, not with everyone's.
+const maxHistoryDays = 90
+
+// ownHistory is the history window of day d for a user with the given active days; it
+// reaches back no further than since (the first day of data).
+func ownHistory(active *dayset, d int32, minDays int, since int32) (from, to int32) {
+	from, to = historyOf(d)
+	for active.count(from, to) < minDays && to-from+1+7 <= maxHistoryDays && from-7 >= since {
+		from -= 7
+	}
+	return from, to
+}
+
 // usual is a baseline: the history a day's count is compared with.
 type usual struct {
 	ok       bool
 	group    string // "" for the user's own history, else "department X" or "organisation"
 	days     int    // active days (user) or active user-days (group) in the window
+	span     int    // days in the user's history window
 	lo, p95  int    // the user's smallest and 95th-percentile day (own history only)
 	mean, sd float64
 	limit    float64 // a count must exceed this to stand out
 }
 
-func (u usual) standsOut(n int) bool { return !u.ok || float64(n) > u.limit }
+// standsOut reports whether a count exceeds the baseline. Without one (no history of
+// the user, their department or the organisation before the day) nothing stands out:
+// user mode cannot judge the day yet.
+func (u usual) standsOut(n int) bool { return u.ok && float64(n) > u.limit }
+
+// excess is the part of a count above the usual (0 when it does not stand out): in user
+// mode the fixed thresholds apply to it, so a heavy printer's 33 prints against a usual
+// of up to 22 are a low day of 11, where someone who never prints reaches high with 30.
+func (u usual) excess(n int) int {
+	if !u.standsOut(n) {
+		return 0
+	}
+	return n - int(math.Floor(u.limit))
+}
 
 // describe says in words what a count was compared with.
 func (u usual) describe(what string) string {
 	if !u.ok {
-		return "no baseline yet: fixed thresholds only"
+		return "no history to compare with yet"
 	}
 	if u.group == "" {
-		return fmt.Sprintf("this user's usual is %d–%d %s a day (%d active days in the %d before this week)", u.lo, u.p95, what, u.days, baselineDays)
+		return fmt.Sprintf("this user's usual is %d–%d %s a day (%d active days in the %d before this week)", u.lo, u.p95, what, u.days, max(u.span, baselineDays))
 	}
-	return fmt.Sprintf("too little history of this user; the %s usually has %.1f ± %.1f %s a day (limit %.1f)", u.group, u.mean, u.sd, what, u.limit)
+	return fmt.Sprintf("too little history of this user; in the %s a day has %.1f %s on average and up to %d on 99 days in 100 (limit %.1f)", u.group, u.mean, what, u.p95, u.limit)
 }
 
 // dayCount is the number of matching events of one indicator on one day.
@@ -152,7 +188,31 @@ type groupKey struct {
 	day   int32
 }
 
-type groupAgg struct{ sum, sumsq int64 }
+// groupAgg pools the nonzero daily counts of a group's members for one indicator and
+// day: their sum and sum of squares, and a histogram for the high percentile.
+type groupAgg struct {
+	sum, sumsq int64
+	hist       [histBuckets]uint32
+}
+
+// histBuckets: counts 1-16 have a bucket each, then one per power of two up to 2^20.
+const histBuckets = 16 + 16
+
+func histBucket(n int32) int {
+	if n <= 16 {
+		return int(n) - 1
+	}
+	b := 16 + bits.Len32(uint32(n-1)) - 5 // 17-32 -> 16, 33-64 -> 17, ...
+	return min(b, histBuckets-1)
+}
+
+// histUpper is the largest count of bucket b.
+func histUpper(b int) int {
+	if b < 16 {
+		return b + 1
+	}
+	return 1 << (b - 16 + 5)
+}
 
 type groupDay struct {
 	group uint16
@@ -165,12 +225,19 @@ type groupDay struct {
 type groupStats struct {
 	depts  map[string]uint16
 	names  []string // group number -> name ("" for the organisation)
-	agg    map[groupKey]groupAgg
+	agg    map[groupKey]*groupAgg
 	active map[groupDay]int32 // active users of the group on the day
 	// Cumulative exfiltration norms: per exfiltration indicator set, group and day,
 	// the configured percentile of the users' 30-day totals.
 	pct map[pctKey]int
+	// since is the first day of data in the store. A history window that starts
+	// before it is incomplete: in the first weeks after irm is installed (or fed its
+	// backfill) no one has a month of habits yet, and user mode does not judge volumes.
+	since int32
 }
+
+// complete reports whether days from..to all lie within the stored data.
+func (g *groupStats) complete(from int32) bool { return g != nil && from >= g.since }
 
 type pctKey struct {
 	set   string // exfilSet.key
@@ -179,7 +246,7 @@ type pctKey struct {
 }
 
 func newGroupStats() *groupStats {
-	return &groupStats{depts: map[string]uint16{}, names: []string{""}, agg: map[groupKey]groupAgg{},
+	return &groupStats{depts: map[string]uint16{}, names: []string{""}, agg: map[groupKey]*groupAgg{},
 		active: map[groupDay]int32{}, pct: map[pctKey]int{}}
 }
 
@@ -210,9 +277,13 @@ func (g *groupStats) addUser(ux *userIndex, t dailyTable, from, to int32) {
 		for _, gr := range groups {
 			k := groupKey{gr, c.ind, c.day}
 			a := g.agg[k]
+			if a == nil {
+				a = &groupAgg{}
+				g.agg[k] = a
+			}
 			a.sum += int64(c.n)
 			a.sumsq += int64(c.n) * int64(c.n)
-			g.agg[k] = a
+			a.hist[histBucket(c.n)]++
 		}
 	}
 	for d := from; d <= to; d++ {
@@ -224,16 +295,29 @@ func (g *groupStats) addUser(ux *userIndex, t dailyTable, from, to int32) {
 	}
 }
 
-// baseline is the pooled mean + 3σ of a group's active user-days in the history of
-// day d; not ok when the group has too few.
+// baseline is a group's usual for day d: pooled over its members' active days in the
+// history of d, the larger of the 99th percentile and mean + 3σ (σ at least √mean). The
+// percentile matters: a few heavy users (a quarter of a department copying tens of files
+// to USB on some days) barely move the pooled mean, and a new member who does the same
+// is not unusual for that department. Not ok when the group has too few user-days.
 func (g *groupStats) baseline(group uint16, ind uint16, d int32) usual {
 	var n, sum, sumsq float64
+	var hist [histBuckets]float64
 	from, to := historyOf(d)
+	if !g.complete(from) {
+		return usual{}
+	}
 	for x := from; x <= to; x++ {
 		n += float64(g.active[groupDay{group, x}])
 		a := g.agg[groupKey{group, ind, x}]
+		if a == nil {
+			continue
+		}
 		sum += float64(a.sum)
 		sumsq += float64(a.sumsq)
+		for b, c := range a.hist {
+			hist[b] += float64(c)
+		}
 	}
 	if n < minGroupUserDays {
 		return usual{}
@@ -244,6 +328,24 @@ func (g *groupStats) baseline(group uint16, ind uint16, d int32) usual {
 	}
 	u.mean = sum / n
 	u.sd = math.Sqrt(math.Max(0, sumsq/n-u.mean*u.mean))
-	u.limit = u.mean + 3*poissonFloor(u.mean, u.sd)
+	// The 99th percentile: the user-days without any count are the zeros below it.
+	nonzero := 0.0
+	for _, c := range hist {
+		nonzero += c
+	}
+	need := math.Ceil(0.99*n) - (n - nonzero)
+	p99, seen := 0, 0.0
+	for b, c := range hist {
+		if need <= 0 {
+			break
+		}
+		seen += c
+		if seen >= need {
+			p99 = histUpper(b)
+			break
+		}
+	}
+	u.p95 = p99
+	u.limit = math.Max(float64(p99), u.mean+3*poissonFloor(u.mean, u.sd))
 	return u
 }

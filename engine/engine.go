@@ -434,7 +434,7 @@ func (e *Engine) scorer() *scorer {
 	inds := e.rs.Indicators()
 	sc := &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
 		files: e.files, contents: e.contents, dlpSets: e.dlpSets, groups: e.groups, manual: e.manual,
-		confirmed: e.confirmedViolation, dayName: dayString, trigCounters: map[string][]counter{}}
+		confirmed: e.confirmedViolation, dayName: dayString, dayBounds: e.dayBounds, trigCounters: map[string][]counter{}}
 	for i, ind := range inds {
 		if ind.FirstSeen != nil {
 			if sc.novel == nil {
@@ -464,6 +464,8 @@ func (e *Engine) settle() {
 		e.groups = g
 		return
 	}
+	// The first day of data: before a month of history exists nothing is usual yet.
+	g.since = first
 	// Only the most recent days can be in anyone's scope or baseline.
 	first = max(first, last-settleDays)
 	sets := map[string]exfilSet{}
@@ -848,6 +850,9 @@ func (e *Engine) index(ux *userIndex, ev *event.Event, lists map[string][]string
 	h.content = e.contents.intern(ev)
 	if unallowedDomain(ev, s) {
 		h.flags |= hitUnallowed
+	}
+	if ev.Feed == event.FeedDefender && strings.EqualFold(ev.Severity, "high") {
+		h.flags |= hitSevere
 	}
 	ux.add(h)
 }

@@ -38,6 +38,7 @@ type hit struct {
 const (
 	hitUnallowed uint8 = 1 << iota // goes to or comes from an unallowed domain
 	hitExfil                       // matched an exfiltration indicator
+	hitSevere                      // an endpoint security alert its source rated High
 )
 
 // trigHit is a plain triggering event (a count trigger is derived from the hits).

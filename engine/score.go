@@ -45,13 +45,18 @@ var (
 // rather than a volume of ordinary work: an endpoint security alert, a badge used after
 // termination. Their high day (35 x 1.25 = 44) reaches the default cut-off alone, where
 // a high day of downloads or USB copies needs a second piece of evidence.
-var categoryWeight = map[string]float64{"security": 1.25, "physical": 1.25}
+var categoryWeight = map[string]float64{"security": 1.3, "physical": 1.3}
+
+// aboveUsualFactor: the above-usual-activity booster needs a day at least this many
+// times the user's usual limit (Purview shows it as "100% above usual activity"). In user
+// mode every insight already stands out; the booster is for the days far above it.
+const aboveUsualFactor = 2
 
 // Booster multipliers on an insight's points.
 const (
 	boostAboveUsual      = 1.5
 	boostPriorityContent = 1.5
-	boostUnallowed       = 1.25
+	boostUnallowed       = 1.5
 	boostPriorityUser    = 1.25
 	boostPreviousCase    = 1.25
 )
@@ -80,7 +85,7 @@ const (
 )
 
 // AlertCutoff is the score at which an alert is raised for each alert volume.
-var AlertCutoff = map[string]int{VolumeFewer: MediumScore, VolumeDefault: 40, VolumeMore: 25}
+var AlertCutoff = map[string]int{VolumeFewer: 60, VolumeDefault: 45, VolumeMore: 25}
 
 // SeverityOf maps a score to low, medium or high.
 func SeverityOf(score int) string {
@@ -196,6 +201,7 @@ type scorer struct {
 	manual    map[string][]ManualScope
 	confirmed func(user string) bool
 	dayName   func(day int32) string
+	dayBounds func(first, last int32) window // the time span of days first..last
 
 	trigCounters map[string][]counter // per count trigger (see userPass.counters)
 	scratch      []counter
@@ -333,15 +339,19 @@ type dayInd struct {
 // (or needed) the settled group statistics.
 func (up *userPass) baseline(t dailyTable, ix uint16, d int32) (u usual, shared bool) {
 	s := up.sc.s
-	from, to := historyOf(d)
-	active := up.ux.active.count(from, to)
-	var buf [baselineDays]int32
-	if u := ownBaseline(t.collect(ix, from, to, buf[:0]), active, s.BaselineMinDays); u.ok {
-		return u, false
-	}
 	g := up.sc.groups
 	if g == nil {
-		return usual{}, true
+		return usual{}, true // no settle pass yet: nothing known of the data
+	}
+	from, to := ownHistory(&up.ux.active, d, s.BaselineMinDays, g.since)
+	if !g.complete(from) {
+		return usual{}, true // the learning month: no complete history for anyone
+	}
+	active := up.ux.active.count(from, to)
+	var buf [maxHistoryDays]int32
+	if u := ownBaseline(t.collect(ix, from, to, buf[:0]), active, s.BaselineMinDays); u.ok {
+		u.span = int(to - from + 1)
+		return u, false
 	}
 	if dept := up.ux.department(); dept != "" {
 		if n, ok := g.depts[dept]; ok {
@@ -361,6 +371,14 @@ func (p *Policy) thresholdMode(s *Settings) string {
 		return s.ThresholdMode
 	}
 	return ThresholdUser
+}
+
+// userRelative reports whether user mode compares the indicator with the user's history.
+// Novelty is already relative to it (a first_seen indicator keeps its fixed thresholds);
+// an endpoint security alert or a badge used after termination is a violation in
+// itself, not a volume of ordinary work that habits could explain.
+func userRelative(ind *dsl.Indicator) bool {
+	return ind.FirstSeen == nil && ind.Category != "security" && ind.Category != "physical"
 }
 
 // thresholdsOf returns the policy's thresholds for the indicator, else its own.
@@ -427,13 +445,15 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 					w.fired = true
 					fire(h, sc.inds[ix], w.n, "an unallowed domain")
 				case w.n >= w.th:
-					if mode == ThresholdUser && sc.inds[ix].FirstSeen == nil {
+					if mode == ThresholdUser && userRelative(sc.inds[ix]) {
 						if !w.judged { // the day's baseline, once
 							u, sh := up.baseline(t, ix, h.day)
 							shared = shared || sh
 							w.limit, w.hasLimit, w.judged = u.limit, u.ok, true
 						}
-						if w.hasLimit && float64(w.n) <= w.limit {
+						// The part of the day's count above the user's usual must reach the
+						// trigger threshold (usual.excess).
+						if !w.hasLimit || float64(w.n) <= w.limit || w.n-int(math.Floor(w.limit)) < w.th {
 							continue
 						}
 					}
@@ -462,7 +482,7 @@ func (up *userPass) scope(p *Policy, tmpl *dsl.Template, mode string) (windows, 
 			if th := p.Triggers.Thresholds[id]; th > 0 {
 				return th
 			}
-			return ind.Thresholds[0]
+			return ind.Thresholds[2] // the high threshold, as for the templates' count triggers
 		}, -1, func(h *hit, ind *dsl.Indicator, n int, why string) {
 			add(h.t, fireName("Exfiltration trigger", ind, n, h.day, why), ux.hitID(h))
 		})
@@ -539,8 +559,8 @@ func (sc *scorer) sequenceSet(p *Policy, tmpl *dsl.Template) []*dsl.Sequence {
 }
 
 type cell struct {
-	n, prio, unallowed int
-	ids                []string
+	n, prio, unallowed, severe int
+	ids                        []string
 }
 
 // evaluate scores the user against one policy. nil: the user is not in its scope.
@@ -602,6 +622,9 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 			if h.flags&hitUnallowed != 0 {
 				c.unallowed++
 			}
+			if h.flags&hitSevere != 0 {
+				c.severe++
+			}
 		}
 	}
 	keys := make([]dayInd, 0, len(cells))
@@ -628,15 +651,14 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 			}
 			return usualDay
 		}
-		// Novelty is already relative to the user's own history: a first_seen
-		// indicator keeps its fixed thresholds in either mode.
-		compared := mode == ThresholdUser && ind.FirstSeen == nil
-		if lvl != LevelNone && compared && !getBase().standsOut(c.n) {
-			lvl = LevelNone
+		compared := mode == ThresholdUser && userRelative(ind)
+		if lvl != LevelNone && compared {
+			lvl = levelOf(getBase().excess(c.n), th)
 		}
-		if c.unallowed > 0 {
-			// Activity with an unallowed domain is a high-weight signal from its first
-			// event, whatever the count and the user's habits.
+		if c.unallowed > 0 || c.severe > 0 {
+			// Activity with an unallowed domain, and an endpoint alert its source rated
+			// High, are high-weight signals from the first event, whatever the count and
+			// the user's habits.
 			lvl = LevelHigh
 		}
 		if lvl == LevelNone {
@@ -652,19 +674,20 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 		if compared {
 			in.Detail = fmt.Sprintf("%d %s; %s", c.n, unitOf(ind), getBase().describe(unitOf(ind)))
 		} else if fs := ind.FirstSeen; fs != nil {
-			if fs.Key == "" {
-				in.Detail = fmt.Sprintf("%d; none in the previous %d days", c.n, fs.Days)
-			} else {
-				in.Detail = fmt.Sprintf("%d with a %s not seen in the previous %d days", c.n, strings.TrimPrefix(fs.Key, "event."), fs.Days)
-			}
+			in.Detail = noveltyDetail(c.n, fs)
 		} else {
 			in.Detail = fmt.Sprintf("%d %s; thresholds %d/%d/%d", c.n, unitOf(ind), th[0], th[1], th[2])
 		}
 		if c.unallowed > 0 {
 			in.Detail += fmt.Sprintf("; %d with an unallowed domain", c.unallowed)
 		}
-		if p.Boosters.AboveUsual && c.n >= s.MinDailyEvents && ind.FirstSeen == nil {
-			if b := getBase(); b.ok && float64(c.n) > b.limit {
+		if c.severe > 0 {
+			in.Detail += fmt.Sprintf("; %d rated High by the endpoint", c.severe)
+		}
+		// In user mode the level already measures the day against the user's usual;
+		// the booster is fixed mode's way to tell a habit from an unusual day.
+		if p.Boosters.AboveUsual && !compared && c.n >= s.MinDailyEvents && userRelative(ind) {
+			if b := getBase(); b.ok && float64(c.n) > aboveUsualFactor*b.limit {
 				mult *= boostAboveUsual
 				in.Boosters = append(in.Boosters, FactorAboveUsual)
 				if !compared {
@@ -694,16 +717,33 @@ func (up *userPass) evaluate(p *Policy, tmpl *dsl.Template) *evaluation {
 
 	// Cumulative exfiltration.
 	if p.Cumulative {
-		in, ok, pending := up.cumulative(p, tmpl, inds, filter, scope, userBoost, userBoosters)
+		flagged := map[int32]bool{}
+		for _, in := range ev.insights {
+			if in.Kind == "indicator" && in.Category == "exfiltration" {
+				flagged[in.day] = true
+			}
+		}
+		in, ok, pending, shared := up.cumulative(inds, filter, scope, mode, flagged, userBoost, userBoosters)
 		ev.pending = ev.pending || pending
 		if ok {
-			in.shared = true
+			in.shared = shared
 			ev.insights = append(ev.insights, in)
 		}
 	}
 	sortInsights(ev.insights)
 	ev.score = scoreWindows(ev.insights)
 	return ev
+}
+
+// noveltyDetail says what made first_seen events new.
+func noveltyDetail(n int, fs *dsl.FirstSeen) string {
+	switch field, plain := strings.CutPrefix(fs.Key, "event."); {
+	case fs.Key == "":
+		return fmt.Sprintf("%d new: no such event in the previous %d days", n, fs.Days)
+	case plain && !strings.ContainsAny(field, ".( "):
+		return fmt.Sprintf("%d new: a %s not seen in the previous %d days", n, strings.ReplaceAll(field, "_", " "), fs.Days)
+	}
+	return fmt.Sprintf("%d new: not seen in the previous %d days", n, fs.Days)
 }
 
 // unitOf names what an indicator counts, for insight details.
@@ -715,20 +755,31 @@ func unitOf(ind *dsl.Indicator) string {
 }
 
 // scoreWindows sets Scored on the insights of the best window of scoreWindowDays
-// days and returns its score. In a window each indicator or sequence counts once, with
-// its strongest day (a habit repeated every day is one piece of evidence, not seven),
-// and cumulative exfiltration counts only beside another insight: alone it says that
-// a user moved more data than most over a month, which is not yet a reason to alert.
+// days and returns its score. In a window each indicator or sequence counts fully once,
+// with its strongest day, and its other days at a quarter (a habit repeated every day
+// is not seven pieces of evidence).
+// Cumulative exfiltration measures a month: it joins any window inside the 30 days it
+// covers, and only beside another insight there — alone it says that a user moved more
+// data than usual over a month, which is not yet a reason to alert.
 func scoreWindows(ins []Insight) int {
 	best, bestSet := 0, []int(nil)
 	for end := range ins {
+		if ins[end].Kind == "cumulative" {
+			continue
+		}
 		d := ins[end].day
 		strongest := map[string]int{}
+		var inWindow []int
 		other := false
 		for i := range ins {
-			if ins[i].day > d || ins[i].day <= d-scoreWindowDays {
+			first := ins[i].day
+			if ins[i].Kind == "cumulative" {
+				first = ins[i].day - 29
+			}
+			if first > d || ins[i].day <= d-scoreWindowDays {
 				continue
 			}
+			inWindow = append(inWindow, i)
 			k := ins[i].Kind + "/" + ins[i].ID
 			if j, ok := strongest[k]; !ok || ins[i].Points > ins[j].Points {
 				strongest[k] = i
@@ -736,16 +787,27 @@ func scoreWindows(ins []Insight) int {
 			other = other || ins[i].Kind != "cumulative"
 		}
 		var set []int
-		var picked []Insight
 		for _, i := range strongest {
 			if ins[i].Kind == "cumulative" && !other {
 				continue
 			}
 			set = append(set, i)
-			picked = append(picked, ins[i])
 		}
-		if sc := CombineScore(picked); sc > best {
-			best, bestSet = sc, set
+		sort.Ints(set)
+		counted := oneEvidence(ins, set)
+		// The same indicator or sequence on further days of the week is the same
+		// evidence again: each further day adds a quarter of its points. (In user mode
+		// each of those days stood out from the month before the week: a deviation
+		// sustained for days, as slow exfiltration is, adds up a little.)
+		var repeats []int
+		for _, i := range inWindow {
+			if k := ins[i].Kind + "/" + ins[i].ID; ins[i].Kind != "cumulative" && strongest[k] != i {
+				counted = append(counted, Insight{Points: int(math.Round(float64(ins[i].Points) / 4))})
+				repeats = append(repeats, i)
+			}
+		}
+		if sc := CombineScore(counted); sc > best {
+			best, bestSet = sc, append(set, repeats...)
 		}
 	}
 	for i := range ins {
@@ -755,6 +817,66 @@ func scoreWindows(ins []Insight) int {
 		ins[i].Scored = true
 	}
 	return best
+}
+
+// oneEvidence returns the insights of set as they count towards a score: insights of
+// the same day that share an event are one piece of evidence seen from several sides
+// (an email to the user's own free-mail address matches both "free public domain" and
+// "to self"; a 3 a.m. sign-in from a new network is after hours, at an unusual hour and
+// from a new IP; a sequence ends with one of the day's USB copies), so the strongest
+// counts fully and each other one at a quarter of its points. Cumulative exfiltration sums a
+// month and counts on its own.
+func oneEvidence(ins []Insight, set []int) []Insight {
+	group := make([]int, len(set)) // union-find over positions in set
+	for i := range group {
+		group[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for group[i] != i {
+			group[i] = group[group[i]]
+			i = group[i]
+		}
+		return i
+	}
+	for a := range set {
+		for b := a + 1; b < len(set); b++ {
+			x, y := &ins[set[a]], &ins[set[b]]
+			if x.Kind != "cumulative" && y.Kind != "cumulative" && x.day == y.day && shareEvent(x.EventIDs, y.EventIDs) {
+				group[find(b)] = find(a)
+			}
+		}
+	}
+	members := map[int][]int{}
+	for a := range set {
+		members[find(a)] = append(members[find(a)], set[a])
+	}
+	out := make([]Insight, 0, len(members))
+	for _, m := range members {
+		sort.Slice(m, func(i, j int) bool { return ins[m[i]].Points > ins[m[j]].Points })
+		rest := 1.0
+		for k, i := range m {
+			p := math.Min(float64(ins[i].Points), 100) / 100
+			if k > 0 {
+				p /= 4
+			}
+			rest *= 1 - p
+		}
+		out = append(out, Insight{Points: int(math.Round(100 * (1 - rest)))})
+	}
+	return out
+}
+
+func shareEvent(a, b []string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
 }
 
 // seqDone is one completed sequence: its last step's time and day, and the hits.
@@ -828,11 +950,15 @@ func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope wi
 		lvl := levelOf(len(ds), th)
 		detail := ""
 		if lvl != LevelNone && mode == ThresholdUser {
-			from, to := historyOf(day)
-			u := ownBaseline(hist.collect(0, from, to, nil), ux.active.count(from, to), up.sc.s.BaselineMinDays)
-			if !u.standsOut(len(ds)) {
-				lvl = LevelNone
-			} else if u.ok {
+			var u usual
+			if g := up.sc.groups; g != nil {
+				from, to := ownHistory(&ux.active, day, up.sc.s.BaselineMinDays, g.since)
+				if g.complete(from) {
+					u = ownBaseline(hist.collect(0, from, to, nil), ux.active.count(from, to), up.sc.s.BaselineMinDays)
+					u.span = int(to - from + 1)
+				}
+			}
+			if lvl = levelOf(u.excess(len(ds)), th); lvl != LevelNone {
 				detail = "; " + u.describe("completions")
 			}
 		}
@@ -840,7 +966,7 @@ func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope wi
 			continue
 		}
 		in := Insight{Kind: "sequence", ID: sq.ID, Name: sq.Name, Category: sq.Category, Day: up.sc.dayName(day),
-			Count: len(ds), Thresholds: th, Level: lvl, BasePoints: int(sequencePoints[levelRank(lvl)]), day: day}
+			Count: len(ds), Thresholds: th, Level: lvl, BasePoints: int(seqPoints(sq)[levelRank(lvl)]), day: day}
 		prio, unallowed := 0, false
 		var files []string
 		for _, d := range ds {
@@ -869,7 +995,7 @@ func (up *userPass) sequence(sq *dsl.Sequence, filter *PriorityContent, scope wi
 			in.Boosters = append(in.Boosters, FactorUnallowed)
 		}
 		in.Boosters = append(in.Boosters, userBoosters...)
-		in.Points = points(sequencePoints[levelRank(lvl)], mult)
+		in.Points = points(seqPoints(sq)[levelRank(lvl)], mult)
 		what := "completed"
 		if len(files) > 0 {
 			what += ": " + strings.Join(files, ", ")
@@ -897,6 +1023,17 @@ func humanDuration(d time.Duration) string {
 		return plural(int64(d/time.Minute), "minute")
 	}
 	return d.String()
+}
+
+// seqPoints are a sequence's points per level. A two-step chain (download, then
+// exfiltrate) is what everyday work looks like when sending files out is the work, and
+// it re-states the exfiltration insight of its last step: it scores as an indicator. A
+// chain through obfuscation or deletion is the one people take to hide what they do.
+func seqPoints(sq *dsl.Sequence) [4]float64 {
+	if len(sq.StepSets) <= 2 {
+		return indicatorPoints
+	}
+	return sequencePoints
 }
 
 // exfilSet is a policy's selection of exfiltration indicators: cumulative detection
@@ -950,12 +1087,12 @@ func sum30(days map[int32]int, d int32) int {
 // cumulative compares the user's exfiltration over 30 days with the organisation's
 // and their department's norm, on the in-scope day where their 30-day total peaks.
 // pending: the norms of that day are not settled yet.
-func (up *userPass) cumulative(p *Policy, tmpl *dsl.Template, inds map[uint16]*dsl.Indicator, filter *PriorityContent, scope windows,
-	userBoost float64, userBoosters []string) (Insight, bool, bool) {
+func (up *userPass) cumulative(inds map[uint16]*dsl.Indicator, filter *PriorityContent, scope windows, mode string, flagged map[int32]bool,
+	userBoost float64, userBoosters []string) (in Insight, ok, pending, shared bool) {
 	sc, ux := up.sc, up.ux
 	set := sc.exfilSetOf(inds)
 	if len(set.has) == 0 {
-		return Insight{}, false, false
+		return Insight{}, false, false, false
 	}
 	perDay := up.exfilDays(set, filter)
 	best, bestDay := 0, int32(0)
@@ -965,7 +1102,7 @@ func (up *userPass) cumulative(p *Policy, tmpl *dsl.Template, inds map[uint16]*d
 	}
 	slices.Sort(days)
 	for _, d := range days {
-		if !up.dayInScope(d, scope) {
+		if !scope.overlaps(sc.dayBounds(d, d)) {
 			continue
 		}
 		if n := sum30(perDay, d); n > best {
@@ -973,47 +1110,110 @@ func (up *userPass) cumulative(p *Policy, tmpl *dsl.Template, inds map[uint16]*d
 		}
 	}
 	if best < sc.s.CumulativeMinEvents {
-		return Insight{}, false, false
+		return Insight{}, false, false, false
 	}
-	g := sc.groups
-	if g == nil {
-		return Insight{}, false, true
+	// The norms. In user mode: the user's own previous 30 days, when they were active
+	// enough then to have a habit (slow exfiltration stays under every daily threshold
+	// but is several times the user's habit: at least double counts); without that
+	// history, like a day's baseline, the department's and then the organisation's
+	// percentile. In fixed mode: the organisation's and the department's percentile, as
+	// Purview's cumulative exfiltration detection does.
+	type norm struct {
+		ref     int
+		against string
+		ratio   float64
+		shared  bool
 	}
-	org, ok := g.pct[pctKey{set.key, 0, bestDay}]
-	pending := !ok
-	if !ok {
-		org = -1
-	}
-	dept := ux.department()
-	dp := -1
-	if n, ok := g.depts[dept]; ok && dept != "" {
-		if v, ok := g.pct[pctKey{set.key, n, bestDay}]; ok {
-			dp = v
+	var norms []norm
+	own := -1
+	if prevActive := ux.active.count(bestDay-59, bestDay-30); prevActive >= sc.s.BaselineMinDays && sc.groups.complete(bestDay-59) {
+		// Rates per active day, so that a holiday in either month does not look like a
+		// change of habit; days already flagged (an exfiltration insight of their own)
+		// are evidence counted once, and leave the current month's rate.
+		own = 0
+		for d := bestDay - 59; d <= bestDay-30; d++ {
+			own += perDay[d]
+		}
+		cur, curDays := 0, 0
+		for d := bestDay - 29; d <= bestDay; d++ {
+			if ux.active.has(d) && !flagged[d] {
+				cur += perDay[d]
+				curDays++
+			}
+		}
+		prevRate := math.Max(float64(own)/float64(prevActive), cumulativeOwnFloor/30.0)
+		if curDays > 0 {
+			if r := float64(cur) / float64(curDays) / prevRate; r >= 2 {
+				// The reference is what the user's previous rate gives over this month's
+				// active days.
+				norms = append(norms, norm{int(math.Round(prevRate * float64(ux.active.count(bestDay-29, bestDay)))),
+					"what this user's previous 30 days give", r, false})
+			}
 		}
 	}
-	var ref int
-	var against string
-	switch {
-	case org >= 0 && best > org:
-		ref, against = org, "organisation"
-	case dp >= 0 && best > dp:
-		ref, against = dp, "department "+dept
-	default:
-		return Insight{}, false, pending
+	org, dp := -1, -1
+	if mode == ThresholdFixed || (own < 0 && sc.groups.complete(bestDay-29)) {
+		if g := sc.groups; g == nil {
+			pending = true
+		} else {
+			v, ok := g.pct[pctKey{set.key, 0, bestDay}]
+			pending = !ok
+			if ok {
+				org = v
+				if best > v {
+					norms = append(norms, norm{v, "the organisation's " + ordinal(sc.s.CumulativePercentile) + " percentile", float64(best) / math.Max(float64(v), 1), true})
+				}
+			}
+			if n, ok := g.depts[ux.department()]; ok && ux.department() != "" {
+				if v, ok := g.pct[pctKey{set.key, n, bestDay}]; ok {
+					dp = v
+					if best > v {
+						norms = append(norms, norm{v, "the department's " + ordinal(sc.s.CumulativePercentile) + " percentile", float64(best) / math.Max(float64(v), 1), true})
+					}
+				}
+			}
+		}
 	}
-	ratio := float64(best) / math.Max(float64(ref), 1)
+	if mode == ThresholdFixed {
+		// Fixed mode compares with the organisation only.
+		kept := norms[:0]
+		for _, n := range norms {
+			if n.shared {
+				kept = append(kept, n)
+			}
+		}
+		norms = kept
+	}
+	if len(norms) == 0 {
+		return Insight{}, false, pending, false
+	}
+	// The strongest comparison decides; the user's own history wins a tie (it does
+	// not depend on anyone else).
+	sort.SliceStable(norms, func(i, j int) bool {
+		return norms[i].ratio > norms[j].ratio || (norms[i].ratio == norms[j].ratio && !norms[i].shared)
+	})
+	n := norms[0]
 	lvl := LevelLow
 	switch {
-	case ratio >= 4:
+	case n.ratio >= 4:
 		lvl = LevelHigh
-	case ratio >= 2:
+	case n.ratio >= 2:
 		lvl = LevelMedium
 	}
-	in := Insight{Kind: "cumulative", ID: "cumulative_exfiltration", Name: "Cumulative exfiltration activities",
+	ref := n.ref
+	in = Insight{Kind: "cumulative", ID: "cumulative_exfiltration", Name: "Cumulative exfiltration activities",
 		Category: "exfiltration", Day: sc.dayName(bestDay), Count: best, Level: lvl, BasePoints: int(cumulativePoints[levelRank(lvl)]),
-		Thresholds: [3]int{max(ref+1, sc.s.CumulativeMinEvents), 2 * max(ref, 1), 4 * max(ref, 1)}, day: bestDay}
-	in.Detail = fmt.Sprintf("%d exfiltration events in the 30 days to %s; the %s's %dth percentile is %d (organisation %d, department %d)",
-		best, in.Day, against, sc.s.CumulativePercentile, ref, org, dp)
+		day: bestDay}
+	// The 30-day totals at which this comparison reaches each level (own history has no
+	// low level: it must at least double).
+	minEv := sc.s.CumulativeMinEvents
+	low := ref + 1
+	if !n.shared {
+		low = 2 * max(ref, 1)
+	}
+	in.Thresholds = [3]int{max(low, minEv), max(2*max(ref, 1), minEv), max(4*max(ref, 1), minEv)}
+	in.Detail = fmt.Sprintf("%d exfiltration events in the 30 days to %s, %.1f times %s (%d); the previous 30 days had %s, the organisation's and department's %s percentiles are %s and %s",
+		best, in.Day, n.ratio, n.against, ref, orUnknown(own), ordinal(sc.s.CumulativePercentile), orUnknown(org), orUnknown(dp))
 	for i := range ux.hits {
 		h := &ux.hits[i]
 		if h.flags&hitExfil != 0 && h.day > bestDay-30 && h.day <= bestDay && len(in.EventIDs) < maxInsightIDs && up.keep(h, filter) {
@@ -1027,19 +1227,33 @@ func (up *userPass) cumulative(p *Policy, tmpl *dsl.Template, inds map[uint16]*d
 	}
 	in.Boosters = append(in.Boosters, userBoosters...)
 	in.Points = points(cumulativePoints[levelRank(lvl)], userBoost)
-	return in, true, false
+	return in, true, pending, n.shared
 }
 
-// dayInScope reports whether any part of the day lies in the scope: the user's hits of
-// that day tell where the day is (the index keeps days in the organisation's zone).
-func (up *userPass) dayInScope(d int32, scope windows) bool {
-	for i := range up.ux.hits {
-		h := &up.ux.hits[i]
-		if h.day == d && scope.has(h.t) {
-			return true
-		}
+// cumulativeOwnFloor is the smallest "usual" month (at 30 active days) a user's own
+// comparison divides by: someone who sent 2 attachments in a month and 8 in the next
+// has not quadrupled anything worth a look.
+const cumulativeOwnFloor = 10
+
+func orUnknown(n int) string {
+	if n < 0 {
+		return "unknown"
 	}
-	return false
+	return fmt.Sprint(n)
+}
+
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 1:
+		return fmt.Sprintf("%dst", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 func sortInsights(ins []Insight) {

@@ -42,14 +42,24 @@ func TestSeverityAndCutoffs(t *testing.T) {
 			t.Errorf("SeverityOf(%d) = %s, want %s", tc.score, got, tc.want)
 		}
 	}
-	if AlertCutoff[VolumeFewer] != MediumScore || AlertCutoff[VolumeDefault] != 40 || AlertCutoff[VolumeMore] != 25 {
+	if AlertCutoff[VolumeFewer] != 60 || AlertCutoff[VolumeDefault] != 45 || AlertCutoff[VolumeMore] != 25 {
 		t.Errorf("cut-offs %v", AlertCutoff)
 	}
 	// One plain high indicator day is below the default cut-off; weighted or boosted it
-	// is not.
+	// is not. A high day plus a low one is not; a high day plus a medium one is.
 	if high := int(indicatorPoints[3]); high >= AlertCutoff[VolumeDefault] || points(indicatorPoints[3], categoryWeight["security"]) < AlertCutoff[VolumeDefault] ||
 		points(indicatorPoints[3], boostPriorityContent) < AlertCutoff[VolumeDefault] {
 		t.Errorf("points: high %d, weighted %d, boosted %d", high, points(indicatorPoints[3], categoryWeight["security"]), points(indicatorPoints[3], boostPriorityContent))
+	}
+	cut := AlertCutoff[VolumeDefault]
+	if hl := CombineScore([]Insight{{Points: 35}, {Points: 10}}); hl >= cut {
+		t.Errorf("high + low = %d, reaches the default cut-off %d", hl, cut)
+	}
+	if hm := CombineScore([]Insight{{Points: 35}, {Points: 20}}); hm < cut {
+		t.Errorf("high + medium = %d, under the default cut-off %d", hm, cut)
+	}
+	if u := points(indicatorPoints[3], boostUnallowed); u < cut {
+		t.Errorf("a high day with an unallowed domain = %d, under the default cut-off %d", u, cut)
 	}
 }
 
@@ -132,8 +142,9 @@ func TestScoreWindows(t *testing.T) {
 		scored []bool
 	}{
 		{"one", []Insight{ins("indicator", "a", 10, 35)}, 35, []bool{true}},
-		// The same indicator on several days counts once, with its strongest day.
-		{"repeated", []Insight{ins("indicator", "a", 10, 20), ins("indicator", "a", 11, 35), ins("indicator", "a", 12, 20)}, 35, []bool{false, true, false}},
+		// The same indicator on several days counts fully once, with its strongest day,
+		// and a quarter for each other day: 1 - 0.65 x 0.95 x 0.95 = 41.
+		{"repeated", []Insight{ins("indicator", "a", 10, 20), ins("indicator", "a", 11, 35), ins("indicator", "a", 12, 20)}, 41, []bool{true, true, true}},
 		// Two indicators in one week add up: 1 - 0.65*0.8 = 48.
 		{"two in a week", []Insight{ins("indicator", "a", 10, 35), ins("indicator", "b", 16, 20)}, 48, []bool{true, true}},
 		// A week apart they do not (days 10 and 17: the window of 17 starts at 11).
@@ -141,7 +152,10 @@ func TestScoreWindows(t *testing.T) {
 		// Cumulative alone scores nothing; beside another insight it counts.
 		{"cumulative alone", []Insight{ins("cumulative", "cumulative_exfiltration", 10, 30)}, 0, []bool{false}},
 		{"cumulative beside", []Insight{ins("cumulative", "cumulative_exfiltration", 10, 30), ins("indicator", "a", 9, 10)}, 37, []bool{true, true}},
-		{"cumulative out of the week", []Insight{ins("cumulative", "cumulative_exfiltration", 20, 30), ins("indicator", "a", 9, 10)}, 10, []bool{false, true}},
+		// Cumulative covers the 30 days to its day: an insight 11 days before pairs with it,
+		// one 30 days before does not.
+		{"cumulative over its month", []Insight{ins("cumulative", "cumulative_exfiltration", 20, 30), ins("indicator", "a", 9, 10)}, 37, []bool{true, true}},
+		{"cumulative out of its month", []Insight{ins("cumulative", "cumulative_exfiltration", 40, 30), ins("indicator", "a", 9, 10)}, 10, []bool{false, true}},
 		// A sequence and an indicator of the same id are different evidence.
 		{"kinds", []Insight{ins("sequence", "x", 10, 45), ins("indicator", "x", 10, 10)}, 50, []bool{true, true}},
 	} {
