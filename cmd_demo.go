@@ -27,7 +27,7 @@ func runDemo(args []string) error {
 	fs, cfgPath := newFlags("demo")
 	background := fs.String("background", demo.Realistic, "realistic (habits that overlap risky behaviour, weekends, holidays, vacations) or clean (every benign daily count under every low threshold)")
 	users := fs.Int("users", 0, fmt.Sprintf("users in the organisation, planted ones included (default 200 realistic, minimum %d; 50 clean, minimum 20)", demo.MinRealisticUsers))
-	days := fs.Int("days", 60, fmt.Sprintf("days of activity, ending today (minimum %d realistic, 21 clean)", demo.MinRealisticDays))
+	days := fs.Int("days", 90, fmt.Sprintf("days of activity, ending today (minimum %d realistic, 21 clean)", demo.MinRealisticDays))
 	tz := fs.String("tz", "UTC", "the organisation's IANA time zone: working hours, weekends and holidays are local to it")
 	out := fs.String("out", "", "only write the feed files into DIR/<feed>/ (and DIR/manifest.json, settings.toml, policies.toml), then exit")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and options give the same files")

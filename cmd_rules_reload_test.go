@@ -75,8 +75,12 @@ func TestRulesHotReloadInServe(t *testing.T) {
 	// Version 1 compiles but matches nothing.
 	writeAtomically(t, rulesFile, fmt.Sprintf(customPrintRule, `event.operation == "FilePrinted" && event.file_name == "no such file"`))
 	policy := filepath.Join(e.dir, "policy.toml")
-	os.WriteFile(policy, []byte("[[policy]]\nname = \"Printing watch\"\ntemplate = \"security_violations\"\nusers = [\"*\"]\nindicators = [\"custom_print\"]\n"), 0o644)
+	os.WriteFile(policy, []byte("[[policy]]\nname = \"Printing watch\"\ntemplate = \"security_violations\"\nusers = [\"*\"]\nindicators = [\"custom_print\"]\nthreshold_mode = \"fixed\"\n"), 0o644)
 	e.mustIRM(t, "policy", "import", policy)
+	// One high day of a custom exfiltration indicator (35 points) alerts at volume "more".
+	settings := filepath.Join(e.dir, "settings.toml")
+	os.WriteFile(settings, []byte("[settings]\nalert_volume = \"more\"\n"), 0o644)
+	e.mustIRM(t, "settings", "import", settings)
 
 	var logs lockedBuffer
 	cmd := exec.Command(irmBin, "serve")

@@ -31,8 +31,11 @@ type Options struct {
 	// Users in total, planted ones included: realistic default 200, minimum 100;
 	// clean default 50, minimum 20.
 	Users int
-	// Days of activity ending at End: realistic default 60, minimum 45 (the planted
-	// timelines and 30 days of history before them); clean default 30, minimum 21.
+	// Days of activity ending at End: realistic default 90, minimum 45 (the planted
+	// timelines and 30 days of history before them); clean default 30, minimum 21. The
+	// engine's user mode learns for its first 37 days (engine.LearningDays), and the slow
+	// exfiltration case is measured against the month before it: 90 days show every
+	// planted case.
 	Days int
 	Seed int64     // same seed and options give byte-identical files
 	End  time.Time // last day (its date in TimeZone); zero = today
@@ -217,7 +220,7 @@ func newGen(opt Options) (*gen, time.Time, error) {
 	specs := plantSpecsFor(realistic)
 	minUsers, minDays, defUsers, defDays := len(specs)+minBenign, 21, 50, 30
 	if realistic {
-		minUsers, minDays, defUsers, defDays = MinRealisticUsers, MinRealisticDays, 200, 60
+		minUsers, minDays, defUsers, defDays = MinRealisticUsers, MinRealisticDays, 200, 90
 	}
 	if opt.Users == 0 {
 		opt.Users = defUsers

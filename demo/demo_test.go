@@ -516,9 +516,9 @@ func TestOptionErrors(t *testing.T) {
 			t.Errorf("%+v: error %v, want one saying %q", c.opt, err, c.want)
 		}
 	}
-	// The defaults: realistic, 200 users, 60 days (and clean 50 and 30).
+	// The defaults: realistic, 200 users, 90 days (and clean 50 and 30).
 	m, err := Generate(Options{End: testEnd, neutralScale: 0.05}, t.TempDir())
-	if err != nil || m.BackgroundMode != Realistic || len(m.Users) != 200 || m.End.Sub(m.Start) != 59*24*time.Hour {
+	if err != nil || m.BackgroundMode != Realistic || len(m.Users) != 200 || m.End.Sub(m.Start) != 89*24*time.Hour {
 		t.Errorf("defaults: %v, %s, %d users, %v-%v", err, m.BackgroundMode, len(m.Users), m.Start, m.End)
 	}
 	m, err = Generate(Options{Background: "Clean", End: testEnd}, t.TempDir())

@@ -40,7 +40,12 @@ func checkCleanLevels(t *testing.T, opt Options) {
 			if lv > 0 {
 				summary = append(summary, fmt.Sprintf("%s=%d(L%d)", id, n, lv))
 			}
-			if _, ok := planted[u]; !ok && lv > 0 {
+			// The clean organisation works every day of the week, which the after-hours
+			// indicator counts (weekends), and this checker counts matches, not the
+			// novelty a first_seen indicator needs (the engine decides that).
+			ind := o.rs.Indicator(id)
+			exempt := id == "after_hours_sign_in" || (ind != nil && ind.FirstSeen != nil)
+			if _, ok := planted[u]; !ok && lv > 0 && !exempt {
 				t.Errorf("benign %s reaches level %d of %s (%d in a day, thresholds %v)", u, lv, id, n, o.rs.Indicator(id).Thresholds)
 			}
 		}

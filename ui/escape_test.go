@@ -155,9 +155,9 @@ func TestHostileValuesAreInert(t *testing.T) {
 		t.Errorf("start scoring with hostile values: status %d, or the values are not shown escaped", resp.StatusCode)
 	}
 	assertInert(t, "start scoring with hostile values", page)
-	csvPage := body(c.post("/policies/scoring", url.Values{"users": {"User Principal Name,x\n\"" + xssImg + "\"," + xssScript + "\n"}, "days": {"7"}, "reason": {xssAll}}))
+	csvPage := body(c.post("/policies/scoring", url.Values{"users": {"User Principal Name,x\n\"" + xssImg + "\"," + xssScript + "\n"}, "days": {"7"}, "reason": {xssAll}, "policy": {xssAll}}))
 	assertInert(t, "start scoring with hostile CSV", csvPage)
-	resp = c.post("/policies/scoring", url.Values{"users": {"o'x@contoso.com"}, "days": {"5"}, "reason": {xssAll}})
+	resp = c.post("/policies/scoring", url.Values{"users": {"o'x@contoso.com"}, "days": {"5"}, "reason": {xssAll}, "policy": {policyName}})
 	page = body(resp)
 	if resp.StatusCode != 200 || !strings.Contains(page, "o&#39;x@contoso.com") || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("start scoring with a hostile reason: status %d, or the values are not shown escaped", resp.StatusCode)
