@@ -155,10 +155,10 @@ type jobView struct {
 }
 
 type exampleView struct {
-	Time                                         time.Time
+	Time                                          time.Time
 	User, Operation, Workload, File, Object, Site string
-	DayCount                                     int
-	Steps                                        []string
+	DayCount                                      int
+	Steps                                         []string
 }
 
 func (s *server) jobView(c *reqCtx, j *btJob) *jobView {
