@@ -207,6 +207,15 @@ func (s *server) showRules(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	s.render(w, r, http.StatusOK, rulesPage(s.page(r, c, "Rules"), v))
 }
 
+// countOf is "1 test", "2 tests"; forms[0] is the plural when it is not just +s.
+func countOf(n int, one string, forms ...string) string {
+	many := one + "s"
+	if len(forms) > 0 {
+		many = forms[0]
+	}
+	return strconv.Itoa(n) + " " + plural(n, one, many)
+}
+
 // fmtWithin shows a sequence's window as it is written: 7d, 1d12h, 36h, 90m.
 func fmtWithin(d time.Duration) string {
 	days := d / (24 * time.Hour)
@@ -535,7 +544,8 @@ func (s *server) check(v *editorView) *dsl.RuleSet {
 			other++
 		}
 	}
-	v.Check.Summary = fmt.Sprintf("compiles with the rules in force: %d indicators, %d sequences, %d lists or templates, %d tests", inds, seqs, other, tests)
+	v.Check.Summary = fmt.Sprintf("compiles with the rules in force: %s, %s, %s, %s",
+		countOf(inds, "indicator"), countOf(seqs, "sequence"), countOf(other, "list or template", "lists or templates"), countOf(tests, "test"))
 	if v.Target == "" || !slices.ContainsFunc(v.Targets, func(t targetOption) bool { return t.ID == v.Target }) {
 		v.Target = ""
 		if len(v.Targets) > 0 {

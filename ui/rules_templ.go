@@ -2396,20 +2396,20 @@ func backtestResult(j *jobView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(j.Examples) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 231, "<h3>Examples (")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 231, "<h3>Examples: ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var127 string
-			templ_7745c5c3_Var127, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(len(j.Examples)))
+			templ_7745c5c3_Var127, templ_7745c5c3_Err = templ.JoinStringErrs(countOf(len(j.Examples), "event"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/rules.templ`, Line: 384, Col: 39}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/rules.templ`, Line: 384, Col: 51}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var127))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 232, " of the users with the highest daily counts, newest first)</h3><table data-testid=\"bt-examples\"><thead><tr><th>Time (UTC)</th><th>User</th><th>Operation</th><th>File / site</th><th class=\"num\">That day</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 232, " of the users with the highest daily counts, newest first</h3><table data-testid=\"bt-examples\"><thead><tr><th>Time (UTC)</th><th>User</th><th>Operation</th><th>File / site</th><th class=\"num\">That day</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
