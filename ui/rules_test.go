@@ -383,3 +383,21 @@ thresholds = [50, 100, 200]
 		t.Fatal("the last good rules are gone")
 	}
 }
+
+// TestRuleEditorHostileText: a rule file, a file name and a job id that carry markup are
+// shown inert, in the editor, its errors (the offending line is echoed) and its tests.
+func TestRuleEditorHostileText(t *testing.T) {
+	env := rulesEnv(t)
+	c := env.signIn(account.RoleSecurityEngineer)
+	text := "</textarea>" + xssAll + "\n[[indicator]]\nid = \"x\"\nname = '" + xssAll + "'\ncategory = \"access\"\nwhen = '\"" + xssScript + "\" == event.user'\n"
+	for _, action := range []string{"check", "test", "save", "backtest", "status"} {
+		resp := c.post("/rules/edit", url.Values{"new": {"1"}, "name": {xssAll}, "text": {text}, "action": {action}, "job": {xssAll}, "target": {xssAll}})
+		page := body(resp)
+		assertInert(t, "editor "+action, page)
+		if !strings.Contains(page, "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: the text is not shown escaped", action)
+		}
+	}
+	_, frag := htmxPost(c, url.Values{"new": {"1"}, "name": {"a.toml"}, "text": {text}, "action": {"check"}})
+	assertInert(t, "check fragment", frag)
+}
