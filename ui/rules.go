@@ -178,7 +178,7 @@ func (s *server) showRules(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		v.Templates = append(v.Templates, row("template", t.ID, t.Name, t.Category, detail, t.File, t.Line, t.Builtin))
 	}
 	for _, l := range rs.Lists() {
-		v.Lists = append(v.Lists, row("list", l.ID, l.Name, "", strconv.Itoa(len(l.Items))+" items", l.File, l.Line, strings.HasPrefix(l.File, "rules/")))
+		v.Lists = append(v.Lists, row("list", l.ID, l.Name, "", strconv.Itoa(len(l.Items))+" items", l.File, l.Line, base(l.File) == ""))
 	}
 	for _, rows := range [][]ruleRow{v.Indicators, v.Sequences, v.Templates} {
 		for i := range rows {
@@ -187,9 +187,8 @@ func (s *server) showRules(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	}
 	for _, res := range results {
 		kind, id := res.Test.Kind()
-		if kind == "trigger" {
-			kind, id, _ = strings.Cut(id, "/")
-			kind, id = "template", kind
+		if kind == "trigger" { // a trigger's test is its template's
+			kind, id = "template", res.Test.Template
 		}
 		rw := tests[kind+"/"+id]
 		if rw == nil {
@@ -400,6 +399,9 @@ type checkView struct {
 	Diags   []diagView // in this file
 	Other   []diagView // in other files, caused or not by this one
 	Lines   []gutterLine
+	// Taken: a new file's name is already a file of the rules directory (the check
+	// compiled the draft in its place; saving is refused).
+	Taken string
 }
 
 // gutterLine is one line number next to the text; Diag marks a problem on it.
@@ -479,6 +481,11 @@ func (s *server) check(v *editorView) *dsl.RuleSet {
 	if err := dsl.ValidFileName(name); err != nil {
 		v.Check.Summary = err.Error()
 		return nil
+	}
+	if v.New {
+		if _, err := os.Stat(s.rules.Path(name)); err == nil {
+			v.Check.Taken = name
+		}
 	}
 	rs, err := s.rules.Draft(name, []byte(v.Text), false)
 	if err != nil {

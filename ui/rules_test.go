@@ -156,6 +156,11 @@ func TestRuleEditorWithoutJavaScript(t *testing.T) {
 	if resp := c.post("/rules/edit", cloneValues(form)); resp.StatusCode != http.StatusConflict || !strings.Contains(body(resp), "already a file sheets.toml") {
 		t.Fatalf("new file over an existing one: %d", resp.StatusCode)
 	}
+	form.Set("action", "check")
+	if page := body(c.post("/rules/edit", cloneValues(form))); !strings.Contains(page, "There is already a file sheets.toml in the rules directory") {
+		t.Fatal("checking a new file with a taken name does not say so")
+	}
+	form.Set("action", "save")
 	// A change with the right base goes through, audited as a change with its diff.
 	edit := url.Values{"name": {"sheets.toml"}, "base": {dsl.Digest([]byte(sheetRule))}, "action": {"save"},
 		"text": {strings.Replace(sheetRule, "thresholds = [1, 2, 3]", "thresholds = [2, 4, 6]", 1)}}
