@@ -341,12 +341,27 @@ func (s *server) diagViews(ds []dsl.Diag, text []byte) []diagView {
 			cache[d.File] = lines
 		}
 		if d.Line >= 1 && d.Line <= len(lines) {
-			v.Src = strings.TrimRight(lines[d.Line-1], "\r")
-			v.Caret = caret(v.Src, d.Col)
+			v.Src, v.Caret = excerpt(strings.TrimRight(lines[d.Line-1], "\r"), d.Col)
 		}
 		out = append(out, v)
 	}
 	return out
+}
+
+// excerptBefore is how much of a long line is shown before the problem's column: the
+// panel beside the text is narrow, and the column is what matters.
+const excerptBefore = 36
+
+// excerpt is the line, cut to the part around column col when it is long, and the caret
+// under the column.
+func excerpt(line string, col int) (string, string) {
+	r := []rune(line)
+	if col <= excerptBefore+8 || col > len(r)+1 {
+		return line, caret(line, col)
+	}
+	cut := col - 1 - excerptBefore
+	src := "…" + string(r[cut:])
+	return src, caret(src, col-cut+1)
 }
 
 // caret puts ^ under column col (1-based, in characters) of line, keeping its tabs so

@@ -91,8 +91,9 @@ func TestRuleEditorWithoutJavaScript(t *testing.T) {
 		!strings.Contains(page, "found no matching overload for &#39;endsWith&#39;") || !strings.Contains(page, "line 6, column 69") {
 		t.Fatalf("check of a type error: %d\n%s", resp.StatusCode, page)
 	}
-	// The caret sits under the column, and the gutter marks the line.
-	if !strings.Contains(page, strings.Repeat(" ", 68)+"^") || !regexp.MustCompile(`class="ln err" title="6:69: [^"]*" data-line="6"`).MatchString(page) {
+	// The caret sits under the column of the line's excerpt (the part from 36 characters
+	// before the column), and the gutter marks the line.
+	if !strings.Contains(page, `<pre class="src">…Printed&#34; &amp;&amp; event.file_name.endsWith(1)&#39;`+"\n"+strings.Repeat(" ", 37)+"^") || !regexp.MustCompile(`class="ln err" title="6:69: [^"]*" data-line="6"`).MatchString(page) {
 		t.Fatalf("no caret under column 69 or no marked line 6:\n%s", page)
 	}
 	// The text comes back as typed.
