@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,14 +12,15 @@ import (
 	"text/tabwriter"
 
 	"irm/dsl"
+	"irm/engine"
 	"irm/rules"
 )
 
 func init() {
 	register(&command{
 		name:    "rules",
-		summary: "lint, test or list the rules (built-in catalog plus your rules directory)",
-		usage:   "lint|test|list [PATH...]",
+		summary: "lint, test, list or backtest the rules (built-in catalog plus your rules directory)",
+		usage:   "lint|test|list [PATH...] | backtest [-days N] [-json] ID|FILE",
 		run:     runRules,
 	})
 }
@@ -27,6 +29,11 @@ const rulesUsage = `usage:
   irm rules lint [-config FILE] [PATH...]   check rule files; prints file:line:col: message per problem, exit 1 on any
   irm rules test [-config FILE] [PATH...]   run every [[test]]; prints failures and "N passed, N failed", exit 1 on any failure
   irm rules list [-config FILE] [-json]     list indicators, sequences, templates and lists
+  irm rules backtest [-config FILE] [-days N] [-json] ID|FILE
+                                            replay the stored events of the last N days (1-90, default 30)
+                                            through an indicator or sequence ID, or through every one a rule
+                                            FILE defines (compiled with the rules dir, as if saved there);
+                                            needs serve stopped (it opens the database)
 With no PATH the built-in rules and the config's [rules] dir are used; PATHs (files or
 directories) replace the rules dir, on top of the built-ins.`
 
@@ -42,6 +49,8 @@ func runRules(args []string) error {
 		return rulesTest(rest, os.Stdout)
 	case "list":
 		return rulesList(rest, os.Stdout)
+	case "backtest":
+		return rulesBacktest(rest, os.Stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Println(rulesUsage)
 		return nil
@@ -188,4 +197,62 @@ func firstSeenSummary(fs *dsl.FirstSeen) string {
 		key = "-"
 	}
 	return fmt.Sprintf("%s %dd min%d", key, fs.Days, fs.MinActiveDays)
+}
+
+// rulesBacktest is `irm rules backtest`: the logic is engine.RuleBacktestTargets and
+// Engine.BacktestRule, as the web UI's workbench runs them.
+func rulesBacktest(args []string, w io.Writer) error {
+	fs, cfgPath := newFlags("rules backtest")
+	days := fs.Int("days", engine.RuleBacktestDefaultDays, "days replayed, ending today (1-90)")
+	asJSON := fs.Bool("json", false, "print the results as a JSON array")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &exitError{2, "irm rules backtest: want exactly one indicator or sequence ID, or a rule FILE (flags go before it)"}
+	}
+	if *days < 1 || *days > engine.RuleBacktestMaxDays {
+		return &exitError{2, fmt.Sprintf("irm rules backtest: -days %d: want 1-%d", *days, engine.RuleBacktestMaxDays)}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := quietLogger()
+	db, err := openStoreFor(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e, r, err := openEngine(db, cfg, log)
+	if err != nil {
+		return err
+	}
+	rs, ids, err := engine.RuleBacktestTargets(r, fs.Arg(0))
+	if err != nil {
+		return loadErrorExit(w, err)
+	}
+	var out []*engine.RuleBacktestResult
+	for i, id := range ids {
+		res, err := e.BacktestRule(context.Background(), rs, id, engine.RuleBacktestOptions{Days: *days})
+		if err != nil {
+			return err
+		}
+		out = append(out, res)
+		if *asJSON {
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := res.WriteText(w); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(utf8Writer{w})
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	return nil
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // novelRule is a user rule file with a first_seen indicator, one test that passes and
@@ -117,5 +119,83 @@ func TestRulesCommandsRejectBadTimezone(t *testing.T) {
 	_, errs, code := e.irm(t, "rules", "lint")
 	if code == 0 || !strings.Contains(errs, `org.timezone: unknown time zone "Europe/Berlim"`) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+}
+
+// TestRulesBacktestCommand: `irm rules backtest` replays ingested events through a rule
+// file that is not in the rules dir, and through an indicator in force; a file with a
+// type error is reported at its position, nothing replayed.
+func TestRulesBacktestCommand(t *testing.T) {
+	e := newTestEnv(t, "[rules]\ndir = \"rules.d\"\n")
+	day := time.Now().UTC().AddDate(0, 0, -1).Truncate(24 * time.Hour).Add(10 * time.Hour)
+	var recs []string
+	printRec := func(id, user, file string, at time.Time) string {
+		return fmt.Sprintf(`{"Id":%q,"CreationTime":%q,"Operation":"FilePrinted","RecordType":63,"Workload":"Endpoint","UserId":%q,"ObjectId":"C:\\Users\\x\\%s","DeviceName":"LT-1"}`,
+			id, at.Format("2006-01-02T15:04:05"), user, file)
+	}
+	for i := range 3 {
+		recs = append(recs, printRec(fmt.Sprintf("p-a-%d", i), "alice@contoso.com", fmt.Sprintf("q%d.xlsx", i), day.Add(time.Duration(i)*time.Minute)))
+	}
+	recs = append(recs, printRec("p-b", "bob@contoso.com", "plan.xlsx", day.AddDate(0, 0, -2)))
+	recs = append(recs, printRec("p-c", "carol@contoso.com", "notes.txt", day))
+	recs = append(recs, printRec("p-old", "dave@contoso.com", "old.xlsx", day.AddDate(0, 0, -20)))
+	if err := os.MkdirAll(filepath.Join(e.drop, "audit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.drop, "audit", "prints.jsonl"), []byte(strings.Join(recs, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustIRM(t, "ingest", "-once")
+
+	file := filepath.Join(e.dir, "sheets.toml")
+	rule := `[[indicator]]
+id = "sheet_print"
+name = "Printing spreadsheets"
+category = "exfiltration"
+feeds = ["audit"]
+when = 'event.operation == "FilePrinted" && event.file_name.endsWith(".xlsx")'
+thresholds = [1, 2, 3]
+`
+	if err := os.WriteFile(file, []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.mustIRM(t, "rules", "backtest", "-days", "7", file)
+	for _, want := range []string{`Indicator sheet_print "Printing spreadsheets"`, "Matched: 4 matching events of 2 users", "high 1, medium 0, low 1", "alice@contoso.com"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("irm rules backtest %s: no %q in\n%s", file, want, out)
+		}
+	}
+	// The file was only replayed, not installed.
+	if out := e.mustIRM(t, "rules", "list"); strings.Contains(out, "sheet_print") {
+		t.Fatal("a backtested file is in force")
+	}
+
+	var res []struct {
+		ID      string `json:"id"`
+		Matched int    `json:"matched"`
+		Users   int    `json:"users"`
+		Days    int    `json:"days"`
+	}
+	if err := json.Unmarshal([]byte(e.mustIRM(t, "rules", "backtest", "-days", "30", "-json", "print_file")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].ID != "print_file" || res[0].Matched != 6 || res[0].Users != 4 || res[0].Days != 30 {
+		t.Fatalf("irm rules backtest -json print_file: %+v", res)
+	}
+
+	if err := os.WriteFile(file, []byte(strings.Replace(rule, `endsWith(".xlsx")`, `endsWith(1)`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := e.irm(t, "rules", "backtest", file)
+	if code != 1 || !strings.Contains(out, "sheets.toml:6:") {
+		t.Fatalf("backtest of a file with a type error: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"rules", "backtest"}, {"rules", "backtest", "-days", "91", "print_file"}} {
+		if _, _, code := e.irm(t, args...); code != 2 {
+			t.Errorf("irm %v: exit %d, want 2", args, code)
+		}
+	}
+	if _, errs, code := e.irm(t, "rules", "backtest", "no_such_rule"); code != 1 || !strings.Contains(errs, "neither an indicator or sequence") {
+		t.Errorf("unknown id: exit %d %s", code, errs)
 	}
 }

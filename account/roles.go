@@ -13,10 +13,13 @@ const (
 	RoleAnalyst      = "analyst"                 // alerts and cases, pseudonymized
 	RoleInvestigator = "investigator"            // alerts, cases, raw event content, real names
 	RoleAuditor      = "auditor"                 // the audit log, read and export
+	// RoleSecurityEngineer writes, tests and backtests custom indicators: rules only,
+	// and backtest results always pseudonymised.
+	RoleSecurityEngineer = "security_engineer"
 )
 
 // Roles lists every role group in the order the UI shows them.
-var Roles = []string{RoleIRM, RoleAdmin, RoleAnalyst, RoleInvestigator, RoleAuditor}
+var Roles = []string{RoleIRM, RoleAdmin, RoleAnalyst, RoleInvestigator, RoleAuditor, RoleSecurityEngineer}
 
 // Perm is one thing a role group may do. Every route names the Perm it needs.
 type Perm string
@@ -30,23 +33,26 @@ const (
 	PermRawContent Perm = "raw_content" // the raw source record behind an event
 	PermRealNames  Perm = "real_names"  // reveal UPNs when pseudonymization is on (audited)
 	PermAudit      Perm = "audit"       // view and export the audit log
+	PermRules      Perm = "rules"       // the rule workbench: browse, edit, test, backtest and save rule files
 )
 
 // matrix is the permission matrix of docs/ui.md (after Purview's role-group table):
 // configuration is for admins, alerts for analysts and investigators, raw content and
 // real names for investigators, the audit log for auditors, and everything for
-// insider_risk_management. Accounts belong with admins because, as in Purview, whoever
+// insider_risk_management. Rules (custom indicators) are for admins and for security
+// engineers, who see nothing of alerts and only pseudonyms in backtests. Accounts belong with admins because, as in Purview, whoever
 // administers the solution assigns its role groups; every such change is audited.
 var matrix = map[string][]Perm{
-	RoleIRM:          {PermSignedIn, PermConfigure, PermConnectors, PermAccounts, PermAlerts, PermRawContent, PermRealNames, PermAudit},
-	RoleAdmin:        {PermSignedIn, PermConfigure, PermConnectors, PermAccounts},
-	RoleAnalyst:      {PermSignedIn, PermAlerts},
-	RoleInvestigator: {PermSignedIn, PermAlerts, PermRawContent, PermRealNames},
-	RoleAuditor:      {PermSignedIn, PermAudit},
+	RoleIRM:              {PermSignedIn, PermConfigure, PermConnectors, PermAccounts, PermAlerts, PermRawContent, PermRealNames, PermAudit, PermRules},
+	RoleAdmin:            {PermSignedIn, PermConfigure, PermConnectors, PermAccounts, PermRules},
+	RoleAnalyst:          {PermSignedIn, PermAlerts},
+	RoleInvestigator:     {PermSignedIn, PermAlerts, PermRawContent, PermRealNames},
+	RoleAuditor:          {PermSignedIn, PermAudit},
+	RoleSecurityEngineer: {PermSignedIn, PermRules},
 }
 
 // AllPerms lists the permissions in matrix column order (for docs and the users page).
-var AllPerms = []Perm{PermConfigure, PermConnectors, PermAccounts, PermAlerts, PermRawContent, PermRealNames, PermAudit}
+var AllPerms = []Perm{PermConfigure, PermConnectors, PermAccounts, PermAlerts, PermRawContent, PermRealNames, PermAudit, PermRules}
 
 // Can reports whether any of roles grants p.
 func Can(roles []string, p Perm) bool {

@@ -153,6 +153,50 @@ func TestRuleFileEditsAreAudited(t *testing.T) {
 	}
 }
 
+// TestSavedRuleFileAuditedOnce: a file saved through irm (the rule workbench) is
+// recorded once, with the saving account as actor and the diff, while the watcher that
+// also sees the file appear runs; a save that does not compile records nothing.
+func TestSavedRuleFileAuditedOnce(t *testing.T) {
+	db, root := openDB(t)
+	dir := filepath.Join(root, "rules.d")
+	r, err := dsl.NewReloader(rules.FS, dir, dsl.Options{OrgDomains: []string{"contoso.com"}, Debounce: 10 * time.Millisecond, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WatchRules(db, r, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if _, err := r.Save("custom.toml", []byte(strings.Replace(ruleV1, "< 7", `< "seven"`, 1)), "eve", ""); err == nil {
+		t.Fatal("a rule that does not compile was saved")
+	}
+	if _, err := r.Save("custom.toml", []byte(ruleV1), "eve", ""); err != nil {
+		t.Fatal(err)
+	}
+	v2 := strings.Replace(ruleV1, "thresholds = [1, 3, 6]", "thresholds = [2, 4, 8]", 1)
+	if _, err := r.Save("custom.toml", []byte(v2), "eve", dsl.Digest([]byte(ruleV1))); err != nil {
+		t.Fatal(err)
+	}
+	es := waitEntries(t, db, 2)
+	time.Sleep(300 * time.Millisecond) // the watcher's debounce and polls, several times over
+	if es = ruleEntries(t, db); len(es) != 2 {
+		t.Fatalf("%d rule entries for two saves: %+v", len(es), es)
+	}
+	for i, want := range []string{"Rule file added", "Rule file changed"} {
+		e := es[i]
+		if e.Actor != "eve" || e.Activity != want || !strings.Contains(e.Details, "saved in irm by eve") || change(t, e).Result != "active" {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+	if c := change(t, es[1]); !strings.Contains(c.Diff, "-thresholds = [1, 3, 6]") || !strings.Contains(c.Diff, "+thresholds = [2, 4, 8]") {
+		t.Errorf("diff of the second save:\n%s", c.Diff)
+	}
+}
+
 // syslogListener is a real syslog receiver on loopback: it returns each message.
 func syslogListener(t *testing.T, network string) (addr string, msgs <-chan string) {
 	t.Helper()

@@ -55,11 +55,11 @@ func WatchRules(db *store.DB, r *dsl.Reloader, dir string, log *slog.Logger) err
 	if !ok {
 		prev, note = map[string][]byte{}, "present when irm first recorded the rules directory"
 	}
-	if err := w.record(prev, cur, r.LastError(), note); err != nil {
+	if err := w.record("", prev, cur, r.LastError(), note); err != nil {
 		return err
 	}
 	r.OnChange(func(c dsl.Change) {
-		if err := w.record(c.Old, c.New, c.Err, ""); err != nil {
+		if err := w.record(c.Actor, c.Old, c.New, c.Err, ""); err != nil {
 			log.Error("audit: rule change not recorded", "dir", dir, "err", err)
 		}
 	})
@@ -72,8 +72,10 @@ type ruleWatch struct {
 	log *slog.Logger
 }
 
-// record writes one entry per added, changed or removed file, then remembers cur.
-func (w *ruleWatch) record(old, cur map[string][]byte, loadErr error, note string) error {
+// record writes one entry per added, changed or removed file, then remembers cur. The
+// actor is the account that saved the change through irm (dsl.Reloader.Save); for a
+// change found on disk ("") it is "disk", with the file's owner as a hint.
+func (w *ruleWatch) record(actor string, old, cur map[string][]byte, loadErr error, note string) error {
 	names := slices.Sorted(maps.Keys(merge(old, cur)))
 	result := "active"
 	if loadErr != nil {
@@ -111,10 +113,17 @@ func (w *ruleWatch) record(old, cur map[string][]byte, loadErr error, note strin
 		if note != "" {
 			details = append(details, note)
 		}
-		if has {
+		who := actor
+		switch {
+		case actor != "":
+			details = append(details, "saved in irm by "+actor)
+		case has:
 			details = append(details, w.owner(name))
 		}
-		if _, err := w.db.Audit("disk", "rules", activity, filepath.Join(w.dir, name), nil, ch, strings.Join(details, "; ")); err != nil {
+		if who == "" {
+			who = "disk"
+		}
+		if _, err := w.db.Audit(who, "rules", activity, filepath.Join(w.dir, name), nil, ch, strings.Join(details, "; ")); err != nil {
 			return fmt.Errorf("audit rules: %w", err)
 		}
 		w.log.Info("rules: change recorded in the audit log", "file", name, "activity", activity)

@@ -110,6 +110,10 @@ func claim[D any](l *loader, c *claimed[D], id string, en entry, d D) {
 		if have.src.builtin && !en.src.builtin {
 			c.en[id], c.docs[id] = en, d
 			l.overridden[c.kind+":"+id] = true
+			o := Override{Kind: c.kind, ID: id, File: en.src.name, BuiltinFile: have.src.name}
+			o.Line, _ = en.at("id")
+			o.BuiltinLine, _ = have.at("id")
+			l.rs.overrides = append(l.rs.overrides, o)
 			return
 		}
 		hl, _ := have.at("id")

@@ -32,6 +32,14 @@ type Reloader struct {
 	subs    []func(*RuleSet)
 	files   map[string][]byte // the directory's files at the latest attempt, by base name
 	changes []func(Change)
+
+	// good are the directory's files behind Current() (none when it holds the built-ins
+	// alone), for compiling the current rules again with other options (tests).
+	good map[string][]byte
+	// reloading serialises reload attempts and saves, so that a file saved through Save
+	// is compiled, written and reloaded as one step: the watcher cannot reload it first
+	// and report it as a change found on disk.
+	reloading sync.Mutex
 }
 
 // Change is a reload attempt over a rules directory whose files differ from the
@@ -41,6 +49,9 @@ type Reloader struct {
 type Change struct {
 	Old, New map[string][]byte
 	Err      error
+	// Actor is who made the change through Save (an account of the web UI); "" for a
+	// change found in the directory, made by whoever can write there.
+	Actor string
 }
 
 // NewReloader loads the rules. If the user's files do not compile, it starts with the
@@ -57,6 +68,7 @@ func NewReloader(builtin fs.FS, userDir string, opt Options) (*Reloader, error) 
 	}
 	r.lastSum = r.fingerprint()
 	r.files = r.readFiles()
+	r.good = r.files
 	rs, err := Load(builtin, userDir, opt)
 	if err != nil {
 		base, berr := Load(builtin, "", opt)
@@ -64,6 +76,7 @@ func NewReloader(builtin fs.FS, userDir string, opt Options) (*Reloader, error) 
 			return nil, berr
 		}
 		r.lastErr = err
+		r.good = map[string][]byte{}
 		opt.logger().Error("rules: user rules do not compile; running with the built-in rules only", "dir", userDir, "err", err)
 		rs = base
 	}
@@ -109,12 +122,36 @@ func (r *Reloader) Files() map[string][]byte {
 // subscribers are called; on failure the current set stays and the error is returned.
 // Either way, if the files changed, the OnChange subscribers are called.
 func (r *Reloader) Reload() error {
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
+	return r.reload("")
+}
+
+// reloadIfChanged reloads unless the directory is as the latest attempt found it (a
+// Save may have reloaded it since the watcher noticed the change).
+func (r *Reloader) reloadIfChanged() {
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
+	r.mu.Lock()
+	changed := r.fingerprint() != r.lastSum
+	r.mu.Unlock()
+	if changed {
+		_ = r.reload("")
+	}
+}
+
+// reload is Reload with r.reloading held; actor is passed on to the OnChange
+// subscribers.
+func (r *Reloader) reload(actor string) error {
 	sum := r.fingerprint()
 	files := r.readFiles()
 	rs, err := Load(r.builtin, r.dir, r.opt)
 	r.mu.Lock()
 	r.lastSum = sum
 	r.lastErr = err
+	if err == nil {
+		r.good = files
+	}
 	subs := append([]func(*RuleSet){}, r.subs...)
 	old := r.files
 	r.files = files
@@ -124,7 +161,7 @@ func (r *Reloader) Reload() error {
 	}
 	r.mu.Unlock()
 	for _, fn := range changes {
-		fn(Change{Old: maps.Clone(old), New: maps.Clone(files), Err: err})
+		fn(Change{Old: maps.Clone(old), New: maps.Clone(files), Err: err, Actor: actor})
 	}
 	log := r.opt.logger()
 	if err != nil {
@@ -201,12 +238,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 			}
 		case <-fire:
 			fire = nil
-			r.mu.Lock()
-			changed := r.fingerprint() != r.lastSum
-			r.mu.Unlock()
-			if changed {
-				_ = r.Reload()
-			}
+			r.reloadIfChanged()
 		}
 	}
 }

@@ -45,6 +45,7 @@ type RuleSet struct {
 	templates  map[string]*templateRule
 	tmplOrder  []string
 	tests      []*Test
+	overrides  []Override // built-in entries a user file replaced
 
 	// index: feed -> operation -> candidate rules (operation-specific plus
 	// operation-agnostic ones, in catalog order); anyOp holds the agnostic ones alone.

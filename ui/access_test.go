@@ -27,6 +27,7 @@ var (
 	reviewers   = []string{account.RoleIRM, account.RoleAnalyst, account.RoleInvestigator}
 	auditors    = []string{account.RoleIRM, account.RoleAuditor}
 	revealers   = []string{account.RoleIRM, account.RoleInvestigator}
+	rulers      = []string{account.RoleIRM, account.RoleAdmin, account.RoleSecurityEngineer}
 )
 
 func accessMatrix() []access {
@@ -54,6 +55,11 @@ func accessMatrix() []access {
 		{"GET", "/admin/users", "/admin/users", nil, configurers, 200},
 		{"POST", "/admin/users", "/admin/users", url.Values{"name": {"x"}}, configurers, 400},
 		{"POST", "/admin/users/{name}", "/admin/users/analyst", url.Values{"action": {"bogus"}}, configurers, 400},
+
+		{"GET", "/rules", "/rules", nil, rulers, 200},
+		{"GET", "/rules/edit", "/rules/edit", nil, rulers, 200},
+		{"POST", "/rules/edit", "/rules/edit", url.Values{"action": {"bogus"}}, rulers, 400},
+		{"GET", "/rules/backtests/{id}", "/rules/backtests/nosuch", nil, rulers, 404},
 
 		{"GET", "/audit", "/audit", nil, auditors, 200},
 		{"GET", "/audit/export.csv", "/audit/export.csv", nil, auditors, 200},

@@ -161,16 +161,17 @@ func TestBrowserRolesWizardSettingsAudit(t *testing.T) {
 	b := newBrowser(t, env)
 
 	navWant := map[string][]string{
-		account.RoleIRM:          {"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Audit log"},
-		account.RoleAdmin:        {"Overview", "Policies", "Settings", "Connectors", "Accounts"},
-		account.RoleAnalyst:      {"Overview", "Alerts"},
-		account.RoleInvestigator: {"Overview", "Alerts"},
-		account.RoleAuditor:      {"Overview", "Audit log"},
+		account.RoleIRM:              {"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Rules", "Audit log"},
+		account.RoleAdmin:            {"Overview", "Policies", "Settings", "Connectors", "Accounts", "Rules"},
+		account.RoleAnalyst:          {"Overview", "Alerts"},
+		account.RoleInvestigator:     {"Overview", "Alerts"},
+		account.RoleAuditor:          {"Overview", "Audit log"},
+		account.RoleSecurityEngineer: {"Overview", "Rules"},
 	}
 	for _, role := range account.Roles {
 		b.signIn(role)
 		nav := b.text("nav of "+role, `[data-testid="nav"]`)
-		for _, label := range []string{"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Audit log"} {
+		for _, label := range []string{"Overview", "Alerts", "Policies", "Settings", "Connectors", "Accounts", "Rules", "Audit log"} {
 			want := strings.Contains(strings.Join(navWant[role], "|"), label)
 			if strings.Contains(nav, label) != want {
 				t.Errorf("%s: nav %q: shows %s = %v, want %v", role, nav, label, !want, want)

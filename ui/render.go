@@ -21,6 +21,9 @@ type pageCtx struct {
 	Flash     string
 	CanReveal bool // holds account.PermRealNames and pseudonymization is on
 	Revealed  bool
+	// Refresh, if > 0, reloads the page after that many seconds when JavaScript is off
+	// (a page that shows a job's progress).
+	Refresh int
 }
 
 type navItem struct {
@@ -40,6 +43,7 @@ var nav = []struct {
 	{"/settings", "Settings", account.PermConfigure},
 	{"/connectors", "Connectors", account.PermConnectors},
 	{"/admin/users", "Accounts", account.PermAccounts},
+	{"/rules", "Rules", account.PermRules},
 	{"/audit", "Audit log", account.PermAudit},
 }
 

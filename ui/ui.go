@@ -1,6 +1,7 @@
-// Package ui is irm's admin web UI and JSON API: local accounts and sessions, the five
+// Package ui is irm's admin web UI and JSON API: local accounts and sessions, the six
 // role groups enforced on every route, settings and the policy wizard (through the
-// engine), feed health, accounts, and the auditors' view of the audit log.
+// engine), feed health, accounts, the rule workbench, and the auditors' view of the
+// audit log.
 //
 // Pages are templ components that take plain values; handlers load the data, check
 // nothing themselves (the route table does), and render. Every state change goes
@@ -8,6 +9,7 @@
 package ui
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"io/fs"
@@ -58,6 +60,13 @@ type server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	routes   []route
+
+	// The rule workbench: test results of the rules in force, and backtests, which end
+	// with ctx (Close).
+	tests     testCache
+	jobs      btJobs
+	ctx       context.Context
+	cancelCtx context.CancelFunc
 }
 
 // route is one entry of the site map: who may do what where.
@@ -78,8 +87,12 @@ type Handler struct {
 	s *server
 }
 
-// Close writes what the UI still holds for the audit log (sign-in refusal summaries).
-func (h *Handler) Close() { h.s.refusals.flush() }
+// Close writes what the UI still holds for the audit log (sign-in refusal summaries)
+// and stops the backtests still running.
+func (h *Handler) Close() {
+	h.s.cancelCtx()
+	h.s.refusals.flush()
+}
 
 // New returns the UI and API handler.
 func New(opt Options) (*Handler, error) {
@@ -104,6 +117,7 @@ func newServer(opt Options) (*server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.ctx, s.cancelCtx = context.WithCancel(context.Background())
 	s.refusals = newRefusalLog(s.db, s.log, func() time.Time { return s.now() })
 	if s.idle <= 0 {
 		s.idle = 30 * time.Minute
@@ -156,6 +170,11 @@ func (s *server) siteMap() []route {
 		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
 		{"POST", "/admin/users", account.PermAccounts, s.createUser},
 		{"POST", "/admin/users/{name}", account.PermAccounts, s.updateUser},
+
+		{"GET", "/rules", account.PermRules, s.showRules},
+		{"GET", "/rules/edit", account.PermRules, s.showRuleEditor},
+		{"POST", "/rules/edit", account.PermRules, s.postRuleEditor},
+		{"GET", "/rules/backtests/{id}", account.PermRules, s.showBacktest},
 
 		{"GET", "/audit", account.PermAudit, s.showAudit},
 		{"GET", "/audit/export.csv", account.PermAudit, s.exportAudit},
