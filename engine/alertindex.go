@@ -30,11 +30,11 @@ import (
 // alertEntry is one alert in the read model.
 type alertEntry struct {
 	id, user, policy, template, title, assignee, caseID string
-	created, updated                                   int64 // unix nanos
-	score                                              int32
-	severity                                           uint8 // levelRank
-	status                                             uint8 // index in Statuses
-	factors                                            uint8 // bit i: RiskFactors[i]
+	created, updated                                    int64 // unix nanos
+	score                                               int32
+	severity                                            uint8 // levelRank
+	status                                              uint8 // index in Statuses
+	factors                                             uint8 // bit i: RiskFactors[i]
 }
 
 type alertIndex struct {
