@@ -42,7 +42,9 @@ type ActivityPage struct {
 	Days       []string          `json:"days"`
 	Categories []string          `json:"categories"`
 	Indicators map[string]string `json:"indicators"` // id -> name
-	Offset     int               `json:"offset"`
+	// Missing are evidence event ids no longer stored (past retention).
+	Missing []string `json:"missing,omitempty"`
+	Offset  int      `json:"offset"`
 	Limit      int               `json:"limit"`
 }
 
@@ -92,6 +94,12 @@ func (e *Engine) activity(user string, alerts []Alert, f ActivityFilter) (Activi
 	want := map[string]map[string]bool{} // day -> indicator id
 	named := map[string][]string{}       // event id -> insight names (sequences, cumulative)
 	for _, a := range alerts {
+		// Alerts keep the ids of their evidence too (older alerts may have only these).
+		for _, id := range a.EventIDs {
+			if _, ok := named[id]; !ok {
+				named[id] = nil
+			}
+		}
 		for _, in := range a.Insights {
 			if in.Kind == "indicator" {
 				if want[in.Day] == nil {
@@ -179,6 +187,7 @@ func (e *Engine) activity(user string, alerts []Alert, f ActivityFilter) (Activi
 			return ActivityPage{}, err
 		}
 	}
+	var missing []string
 	if len(named) > 0 {
 		list := make([]string, 0, len(named))
 		for id := range named {
@@ -188,6 +197,12 @@ func (e *Engine) activity(user string, alerts []Alert, f ActivityFilter) (Activi
 		if err != nil {
 			return ActivityPage{}, err
 		}
+		for _, id := range list {
+			if _, ok := evs[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		sort.Strings(missing)
 		for id, ev := range evs {
 			k := ev.ID + "\x00" + ev.Time.String()
 			ae := byID[k]
@@ -212,7 +227,7 @@ func (e *Engine) activity(user string, alerts []Alert, f ActivityFilter) (Activi
 		}
 		return all[i].Event.ID < all[j].Event.ID
 	})
-	page := ActivityPage{All: len(all), Indicators: map[string]string{}, Days: []string{}, Categories: []string{}, Events: []ActivityEvent{},
+	page := ActivityPage{All: len(all), Missing: missing, Indicators: map[string]string{}, Days: []string{}, Categories: []string{}, Events: []ActivityEvent{},
 		Offset: f.Offset, Limit: f.Limit}
 	var hits []*ActivityEvent
 	for _, ae := range all {

@@ -210,3 +210,24 @@ func (e *Engine) UserTimeline(upn string, days int) (Timeline, error) {
 // KnownUsers calls fn for every user with stored events (for mapping pseudonyms back to
 // users; the list is the store's).
 func (e *Engine) KnownUsers(fn func(upn string) error) error { return e.db.Users(fn) }
+
+// Pseudonymize reports whether the settings ask for pseudonyms (cheaper than Settings,
+// which copies everything).
+func (e *Engine) Pseudonymize() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.settings.Pseudonymize
+}
+
+// RestrictedGroups returns the priority user groups that name their own viewers.
+func (e *Engine) RestrictedGroups() []PriorityGroup {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []PriorityGroup
+	for _, g := range e.settings.PriorityGroups {
+		if len(g.Viewers) > 0 {
+			out = append(out, PriorityGroup{Name: g.Name, Members: slices.Clone(g.Members), Viewers: slices.Clone(g.Viewers)})
+		}
+	}
+	return out
+}
