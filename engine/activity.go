@@ -45,7 +45,7 @@ type ActivityPage struct {
 	// Missing are evidence event ids no longer stored (past retention).
 	Missing []string `json:"missing,omitempty"`
 	Offset  int      `json:"offset"`
-	Limit      int               `json:"limit"`
+	Limit   int      `json:"limit"`
 }
 
 // AlertActivity is the explorer of one alert.
