@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -359,71 +360,33 @@ func sortAlerts(as []Alert) {
 	})
 }
 
-// alertHead is what start-up decodes of a closed alert: the read model's fields and
-// what scoring remembers of closed alerts (Engine.cover).
-type alertHead struct {
-	ID          string        `json:"id"`
-	User        string        `json:"user"`
-	Policy      string        `json:"policy"`
-	Template    string        `json:"template"`
-	Severity    string        `json:"severity"`
-	Score       int           `json:"score"`
-	Status      string        `json:"status"`
-	Created     time.Time     `json:"created"`
-	Updated     time.Time     `json:"updated"`
-	RiskFactors []string      `json:"risk_factors"`
-	Case        string        `json:"case"`
-	Title       string        `json:"title"`
-	Assignee    string        `json:"assignee"`
-	Insights    []insightHead `json:"insights"`
-}
+// alertHeadKey prefixes the stored head of each alert: the read model's fields and the
+// closed-alert memory of scoring, about a tenth of the alert. Start-up reads only the
+// heads (alerthead.go): 100,000 alerts of 5 KB each are 560 MB of JSON, their heads
+// about 25 MB.
+const alertHeadKey = "eng/alert-head/"
 
-type insightHead struct {
-	Kind     string `json:"kind"`
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Day      string `json:"day"`
-	Count    int    `json:"count"`
-	Level    string `json:"level"`
-	Points   int    `json:"points"`
-	Scored   bool   `json:"scored"`
-	Category string `json:"category"`
-}
-
-// decodeStoredAlert decodes an alert for start-up: active alerts whole, closed ones
-// as a partial alert (alertHead).
-func decodeStoredAlert(val []byte) (*Alert, error) {
-	var h alertHead
-	if err := jsonv2.Unmarshal(val, &h); err != nil {
-		return nil, err
-	}
-	if h.Status == StatusNeedsReview || h.Status == StatusConfirmed {
-		a := &Alert{}
-		if err := decodeAlert(val, a); err != nil {
-			return nil, err
-		}
-		return a, nil
-	}
-	a := &Alert{ID: h.ID, User: h.User, Policy: h.Policy, Template: h.Template, Severity: h.Severity, Score: h.Score,
-		Status: h.Status, Created: h.Created, Updated: h.Updated, RiskFactors: h.RiskFactors, Case: h.Case,
-		Title: h.Title, Assignee: h.Assignee, partial: true}
-	a.Insights = make([]Insight, len(h.Insights))
-	for i, in := range h.Insights {
-		a.Insights[i] = Insight{Kind: in.Kind, ID: in.ID, Name: in.Name, Day: in.Day, Count: in.Count, Level: in.Level,
-			Points: in.Points, Scored: in.Scored, Category: in.Category}
-	}
-	return a, nil
-}
-
-// loadAlerts reads every stored alert into the engine, decoding on every core.
+// loadAlerts reads the alerts' heads into the engine, decoding on every core. Alerts
+// stored before heads existed are read whole once and get their head.
 func (e *Engine) loadAlerts() error {
+	// Counting the keys first (no values) sizes the maps once instead of growing them
+	// through a dozen rehashes.
+	stored := 0
+	if err := e.db.AlertIDs(func(string) error { stored++; return nil }); err != nil {
+		return err
+	}
+	e.alerts = make(map[string]*Alert, stored)
+	e.alertIx.pos = make(map[string]int, stored)
+	e.alertIx.entries = make([]alertEntry, 0, stored)
+	e.alertCount = make(map[pairKey]int, stored/2)
 	type doc struct {
-		id  string
-		val []byte
+		name string
+		val  []byte
 	}
 	type result struct {
-		a   *Alert
-		err error
+		a    *Alert
+		refs []coverRef
+		err  error
 	}
 	docs := make(chan doc, 512)
 	results := make(chan result, 512)
@@ -431,18 +394,18 @@ func (e *Engine) loadAlerts() error {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for d := range docs {
-				a, err := decodeStoredAlert(d.val)
+				a, refs, err := decodeHead(d.val)
 				if err != nil {
-					err = fmt.Errorf("stored alert %s: %w", d.id, err)
+					err = fmt.Errorf("stored alert head %s: %w", d.name, err)
 				}
-				results <- result{a, err}
+				results <- result{a: a, refs: refs, err: err}
 			}
 		})
 	}
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- e.db.Alerts(func(id string, val []byte) error {
-			docs <- doc{id, val}
+		readErr <- e.db.EngineStates(strings.TrimPrefix(alertHeadKey, "eng/"), func(name string, val []byte) error {
+			docs <- doc{name, val}
 			return nil
 		})
 		close(docs)
@@ -455,15 +418,73 @@ func (e *Engine) loadAlerts() error {
 			first = cmp.Or(first, r.err)
 			continue
 		}
-		if r.a.Title == "" && !r.a.partial {
-			r.a.Title = AlertTitle(r.a) // alerts stored before titles
-		}
 		e.indexAlert(r.a)
+		if !r.a.active() {
+			k := pairKey{r.a.User, r.a.Policy}
+			m := e.covered[k]
+			if m == nil {
+				m = map[string]int{}
+				e.covered[k] = m
+			}
+			for _, c := range r.refs {
+				m[c.key] = max(m[c.key], c.rank)
+			}
+		}
 	}
 	if err := <-readErr; err != nil {
 		return err
 	}
-	return first
+	if first != nil {
+		return first
+	}
+	// Alerts without a head (stored by an older version).
+	if len(e.alerts) == stored {
+		return nil
+	}
+	var missing []string
+	if err := e.db.AlertIDs(func(id string) error {
+		if _, ok := e.alerts[id]; !ok {
+			missing = append(missing, id)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var heads []store.Doc
+	for _, id := range missing {
+		val, ok, err := e.db.Alert(id)
+		if err != nil || !ok {
+			return fmt.Errorf("stored alert %s: %v", id, cmp.Or(err, errors.New("vanished")))
+		}
+		a := &Alert{}
+		if err := decodeAlert(val, a); err != nil {
+			return fmt.Errorf("stored alert %s: %w", id, err)
+		}
+		if a.Title == "" {
+			a.Title = AlertTitle(a)
+		}
+		e.indexAlert(a)
+		heads = append(heads, store.Doc{Key: alertHeadKey + id, Value: encodeHead(a)})
+	}
+	if len(heads) > 0 {
+		return e.db.PutDocsLazy(heads)
+	}
+	return nil
+}
+
+// hydrateActive makes every active alert whole before the first evaluation (which
+// rewrites active alerts); called from ensureBuilt, a no-op after the first time.
+func (e *Engine) hydrateActive() error {
+	if e.hydrated {
+		return nil
+	}
+	for _, id := range e.active {
+		if _, err := e.fullAlert(id); err != nil {
+			return err
+		}
+	}
+	e.hydrated = true
+	return nil
 }
 
 // LoadAlerts reads the stored alerts without building an engine (for the CLI).

@@ -271,13 +271,19 @@ func (e *Engine) saveAlert(a *Alert) {
 		e.log.Error("encode alert", "id", a.ID, "err", err)
 		return
 	}
+	e.queueDoc(store.AlertDocKey(a.ID), val)
+	e.queueDoc(alertHeadKey+a.ID, encodeHead(a))
+}
+
+// queueDoc adds a document to the pending batch, replacing an earlier version.
+func (e *Engine) queueDoc(key string, val []byte) {
 	for i := range e.pending {
-		if e.pending[i].Key == store.AlertDocKey(a.ID) {
+		if e.pending[i].Key == key {
 			e.pending[i].Value = val
 			return
 		}
 	}
-	e.pending = append(e.pending, store.Doc{Key: store.AlertDocKey(a.ID), Value: val})
+	e.pending = append(e.pending, store.Doc{Key: key, Value: val})
 }
 
 // transitions lists the allowed status changes.

@@ -72,6 +72,7 @@ type Engine struct {
 	pseudoKey  []byte
 	idKey      []byte     // keys alert and case ids (alertids.go)
 	alertIx    alertIndex // the alerts' read model (alertindex.go)
+	hydrated   bool       // the active alerts are whole (alertindex.go)
 
 	// Derived state, rebuilt from the store.
 	built  bool
@@ -527,6 +528,9 @@ func (e *Engine) ensureBuilt() error {
 	rs := e.ruleSet()
 	if rs == nil {
 		return errors.New("engine: no rule set loaded")
+	}
+	if err := e.hydrateActive(); err != nil {
+		return err
 	}
 	if e.built && e.rs == rs {
 		return nil

@@ -193,12 +193,46 @@ func TestBulkAndAssign(t *testing.T) {
 	}
 }
 
-// TestPartialAlertsAfterRestart: closed alerts load partially and are completed from
-// the store when read; a reopened alert is whole again and scoring continues.
+// TestPartialAlertsAfterRestart: alerts load from their heads and are completed from
+// the store when read; active alerts are whole before the first evaluation; a reopened
+// alert is whole again and scoring continues; alerts stored without a head get one.
 func TestPartialAlertsAfterRestart(t *testing.T) {
-	const u = "ann@contoso.com"
-	e, as, _ := raise(t, u)
+	const u, v = "ann@contoso.com", "bob@contoso.com"
+	e, as, _ := raise(t, u, v)
 	id := as[u].ID
+	ev := engineOver(t, e.db)
+	if !ev.alerts[as[v].ID].partial {
+		t.Fatal("an alert was decoded whole at start")
+	}
+	if err := ev.Rebuild(); err != nil {
+		t.Fatal(err)
+	}
+	if ev.alerts[as[v].ID].partial {
+		t.Fatal("the active alert is still partial after an evaluation")
+	}
+	if a, _ := ev.Alert(as[v].ID); a.Score != as[v].Score || len(a.History) != len(as[v].History) {
+		t.Fatalf("evaluation after restart changed the alert: %+v", a)
+	}
+	// Heads gone (an older version's store): the alerts still load, and heads come back.
+	var drop []store.Doc
+	e.db.EngineStates("alert-head/", func(name string, _ []byte) error {
+		drop = append(drop, store.Doc{Key: "eng/" + name})
+		return nil
+	})
+	if len(drop) != 2 {
+		t.Fatalf("%d alert heads stored, want 2", len(drop))
+	}
+	if err := e.db.PutDocs(drop); err != nil {
+		t.Fatal(err)
+	}
+	if el := engineOver(t, e.db); len(el.alerts) != 2 || el.alertIx.entries[0].title == "" {
+		t.Fatalf("without heads: %d alerts", len(el.alerts))
+	}
+	n := 0
+	e.db.EngineStates("alert-head/", func(string, []byte) error { n++; return nil })
+	if n != 2 {
+		t.Fatalf("%d heads rewritten, want 2", n)
+	}
 	if err := e.SetAlertStatus("analyst", id, StatusDismissed, "expected"); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +254,7 @@ func TestPartialAlertsAfterRestart(t *testing.T) {
 	snap := filepath.Join(t.TempDir(), "alerts.json")
 	e2.SetSnapshot(snap)
 	list, err := ReadSnapshot(snap)
-	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Status != StatusNeedsReview {
+	if err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(a Alert) bool { return a.ID == id && a.Status == StatusNeedsReview }) {
 		t.Fatalf("snapshot: %v %+v", err, list)
 	}
 }
@@ -333,5 +367,39 @@ func TestTimelineAndScopes(t *testing.T) {
 	page, _ = e.AlertActivity(as[u].ID, ActivityFilter{Offset: 25, Limit: 10, Day: tl.Days[burst]})
 	if len(page.Events) != 5 || !page.Events[0].Event.Time.Before(page.Events[4].Event.Time) {
 		t.Fatalf("last page: %d events", len(page.Events))
+	}
+}
+
+// TestAlertHeadCodec: a head round-trips the fields start-up needs, and every cut or
+// corrupted head is an error, not a panic or a wrong alert.
+func TestAlertHeadCodec(t *testing.T) {
+	now := time.Date(2026, 11, 3, 9, 30, 0, 123, time.UTC)
+	a := &Alert{ID: "A0123456789AB", User: "ann@contoso.com", Policy: "Departing", Template: "data_theft_departing", Severity: "high",
+		Score: 81, Status: StatusDismissed, Created: now, Updated: now.Add(time.Hour), RiskFactors: []string{FactorAboveUsual, FactorPriority},
+		Case: "C1", Title: "Departing: USB", Assignee: "bob",
+		Insights: []Insight{{Kind: "indicator", ID: "copy_to_usb", Day: "2026-11-03", Level: "high", Name: "not kept"}}}
+	b := encodeHead(a)
+	got, refs, err := decodeHead(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0] != (coverRef{"indicator/copy_to_usb/2026-11-03", 3}) {
+		t.Fatalf("cover refs %+v", refs)
+	}
+	want := *a
+	want.Insights = nil
+	want.partial = true
+	if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", *got, want)
+	}
+	for i := range b {
+		if _, _, err := decodeHead(b[:i]); err == nil {
+			t.Fatalf("head cut at %d of %d decoded", i, len(b))
+		}
+	}
+	bad := slices.Clone(b)
+	bad[len(bad)-1] = 0xff
+	if _, _, err := decodeHead(append(bad, 0xff)); err == nil {
+		t.Fatal("a head with trailing bytes decoded")
 	}
 }

@@ -273,6 +273,8 @@ type alertPageView struct {
 	CanRaw       bool
 	History      []engine.AlertNote
 	CaseName     string
+	Why          string
+	MoreTriggers int
 }
 
 func (s *server) alertFor(w http.ResponseWriter, r *http.Request, c *reqCtx) (engine.Alert, bool) {
@@ -296,6 +298,13 @@ func (s *server) showAlert(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	for _, f := range a.RiskFactors {
 		v.Factors = append(v.Factors, engine.FactorWords(f))
 	}
+	if n := len(v.Factors); n > 0 {
+		v.Why = "The score was raised for " + v.Factors[0]
+		for i := 1; i < n; i++ {
+			v.Why += listSep(i, n) + v.Factors[i]
+		}
+		v.Why += "."
+	}
 	// The summary: what, when, how strong, why.
 	top := engine.TopInsight(&va)
 	v.Summary = fmt.Sprintf("%s alert under %q: score %d of 100, detected %s, %s.", capitalize(a.Severity),
@@ -308,7 +317,12 @@ func (s *server) showAlert(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		s.serverError(w, r, c, err)
 		return
 	}
-	for _, t := range a.Triggers {
+	shown := a.Triggers
+	if len(shown) > maxTriggersShown {
+		v.MoreTriggers = len(shown) - maxTriggersShown
+		shown = shown[:maxTriggersShown]
+	}
+	for _, t := range shown {
 		tv := triggerView{Time: t.Time, Name: scrub(t.Name)}
 		if ev, ok := trig[t.EventID]; ok {
 			tv.What = scrub(eventSentence(ev))
@@ -379,6 +393,10 @@ func (s *server) hrContext(c *reqCtx, upn string) (*hrView, error) {
 }
 
 const explorerPage = 50
+
+// maxTriggersShown: the summary names the first triggering events; later ones only
+// kept the user in scope.
+const maxTriggersShown = 3
 
 // explorer renders one page of an activity explorer from the request's filter.
 func (s *server) explorer(r *http.Request, c *reqCtx, upn, base string, load func(engine.ActivityFilter) (engine.ActivityPage, error), raw bool) (explorerView, error) {

@@ -43,6 +43,7 @@ type caseView struct {
 	CanContent bool
 	Templates  []string
 	Mail       bool
+	Outcome    string // ", resolved as …" for a closed case
 }
 
 func (s *server) caseFor(w http.ResponseWriter, r *http.Request, c *reqCtx) (engine.Case, bool) {
@@ -65,6 +66,12 @@ func (s *server) showCase(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		Mail: s.cfg != nil && s.cfg.SMTP.Enabled()}
 	v.C.Name = scrub(cs.Name)
 	v.C.ActionTaken = scrub(cs.ActionTaken)
+	if cs.Resolution != "" {
+		v.Outcome = ", resolved as " + engine.ResolutionWords(cs.Resolution)
+		if v.C.ActionTaken != "" {
+			v.Outcome += " (action taken: " + v.C.ActionTaken + ")"
+		}
+	}
 	for _, n := range cs.Notes {
 		n.Text = scrub(n.Text)
 		v.Notes = append(v.Notes, n)
