@@ -77,6 +77,13 @@ func TestQueryAlerts(t *testing.T) {
 	if all.BySeverity[sev] != 7 {
 		t.Fatalf("by severity %v", all.BySeverity)
 	}
+	other := map[string]string{LevelLow: LevelHigh, LevelMedium: LevelLow, LevelHigh: LevelLow}[sev]
+	if p, _ := e.QueryAlerts(AlertQuery{AlertFilter: AlertFilter{Severity: sev}}); p.Total != 7 {
+		t.Fatalf("severity %s: %d alerts, want 7", sev, p.Total)
+	}
+	if p, _ := e.QueryAlerts(AlertQuery{AlertFilter: AlertFilter{Severity: other}}); p.Total != 0 || p.BySeverity[sev] != 7 {
+		t.Fatalf("severity %s: %d alerts, want 0 (and the %s count still 7: %v)", other, p.Total, sev, p.BySeverity)
+	}
 	for _, a := range all.Alerts {
 		if !strings.HasPrefix(a.Title, "Departing: ") || a.Title == "Departing: " {
 			t.Errorf("title %q does not say what the alert is about", a.Title)
