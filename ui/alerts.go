@@ -374,6 +374,8 @@ func (s *server) showAlert(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 	}
 	v.History = va.History
+	// Who looked at whose activity is for auditors to see, as with real names.
+	s.audit(c.Account.Name, "alerts", "alert viewed", a.ID, nil, nil, r.URL.RawQuery)
 	s.render(w, r, http.StatusOK, alertPage(s.page(r, c, "Alert "+a.ID), v))
 }
 

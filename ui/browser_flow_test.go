@@ -230,6 +230,7 @@ func TestBrowserInvestigationFlow(t *testing.T) {
 
 	// Every step is in the audit log, with who did it.
 	want := []struct{ actor, category, activity, target string }{
+		{account.RoleAnalyst, "alerts", "alert viewed", alertID},
 		{account.RoleAnalyst, "alerts", "alert status changed", alertID},
 		{account.RoleAnalyst, "cases", "case created", caseID},
 		{account.RoleInvestigator, "cases", "case note added", caseID},
@@ -241,6 +242,17 @@ func TestBrowserInvestigationFlow(t *testing.T) {
 	}
 	var got []store.AuditEntry
 	env.db.AuditEntries(store.AuditFilter{}, func(e store.AuditEntry) error { got = append(got, e); return nil })
+	// Filtering the explorer is a view of the alert with the filter.
+	if !slices.ContainsFunc(got, func(e store.AuditEntry) bool {
+		return e.Actor == account.RoleAnalyst && e.Activity == "alert viewed" && strings.Contains(e.Details, "category="+cats[0])
+	}) {
+		t.Error("audit log lacks the analyst's filtered view of the explorer")
+	}
+	if !slices.ContainsFunc(got, func(e store.AuditEntry) bool {
+		return e.Actor == account.RoleInvestigator && e.Activity == "user activity viewed" && e.Target == upn
+	}) {
+		t.Error("audit log lacks the investigator's view of the user page")
+	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(e store.AuditEntry) bool {
 			return e.Actor == w.actor && e.Category == w.category && e.Activity == w.activity && e.Target == w.target

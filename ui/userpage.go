@@ -111,5 +111,6 @@ func (s *server) showUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		m.Reason = scrub(m.Reason)
 		v.Manual = append(v.Manual, m)
 	}
+	s.audit(c.Account.Name, "users", "user activity viewed", upn, nil, nil, "range "+rng)
 	s.render(w, r, http.StatusOK, userPage(s.page(r, c, "User "+v.Who), v))
 }
