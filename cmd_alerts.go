@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"irm/engine"
 )
@@ -18,22 +17,6 @@ func init() {
 		summary: "list alerts (filter by -status, -severity, -policy; -json for a JSON array)",
 		run:     runAlerts,
 	})
-}
-
-// alertJSON is the documented JSON form of an alert (docs/engine.md).
-type alertJSON struct {
-	ID          string           `json:"id"`
-	User        string           `json:"user"`
-	Policy      string           `json:"policy"`
-	Template    string           `json:"template"`
-	Severity    string           `json:"severity"`
-	Score       int              `json:"score"`
-	Status      string           `json:"status"`
-	Created     time.Time        `json:"created"`
-	Updated     time.Time        `json:"updated"`
-	RiskFactors []string         `json:"risk_factors"`
-	Insights    []engine.Insight `json:"insights"`
-	EventIDs    []string         `json:"event_ids"`
 }
 
 func runAlerts(args []string) error {
@@ -76,11 +59,12 @@ func runAlerts(args []string) error {
 	}
 	list := engine.FilterAlerts(all, engine.AlertFilter{Status: *status, Severity: *severity, Policy: *policy})
 	if *asJSON {
-		out := make([]alertJSON, 0, len(list))
+		// The engine's one JSON form of an alert (docs/engine.md), as the UI's API and
+		// the snapshot have it.
+		out := make([]engine.Alert, 0, len(list))
 		for _, a := range list {
-			out = append(out, alertJSON{ID: a.ID, User: a.User, Policy: a.Policy, Template: a.Template, Severity: a.Severity,
-				Score: a.Score, Status: a.Status, Created: a.Created, Updated: a.Updated, RiskFactors: nonNil(a.RiskFactors),
-				Insights: a.Insights, EventIDs: nonNil(a.EventIDs)})
+			a.RiskFactors, a.EventIDs = nonNil(a.RiskFactors), nonNil(a.EventIDs)
+			out = append(out, a)
 		}
 		enc := json.NewEncoder(utf8Writer{os.Stdout})
 		enc.SetIndent("", "  ")
@@ -91,10 +75,10 @@ func runAlerts(args []string) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tPOLICY\tUSER\tCREATED\tRISK FACTORS")
+	fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tPOLICY\tUSER\tCREATED\tRISK FACTORS\tTITLE")
 	for _, a := range list {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Score, a.Status, a.Policy, a.User,
-			a.Created.Format("2006-01-02 15:04"), strings.Join(a.RiskFactors, ","))
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Score, a.Status, a.Policy, a.User,
+			a.Created.Format("2006-01-02 15:04"), strings.Join(a.RiskFactors, ","), a.Title)
 	}
 	return w.Flush()
 }

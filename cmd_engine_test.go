@@ -81,7 +81,8 @@ func TestPolicyAndAlertsCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &alerts); err != nil {
 		t.Fatalf("alerts -json: %v\n%s", err, out)
 	}
-	want := []string{"created", "event_ids", "id", "insights", "policy", "risk_factors", "score", "severity", "status", "template", "updated", "user"}
+	// The engine's one alert form (triggers, history and title are set on every raised alert).
+	want := []string{"created", "event_ids", "history", "id", "insights", "policy", "risk_factors", "score", "severity", "status", "template", "title", "triggers", "updated", "user"}
 	users := map[string]bool{}
 	for _, a := range alerts {
 		var keys []string

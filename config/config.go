@@ -62,6 +62,9 @@ type Config struct {
 		SessionMaxHours    int `toml:"session_max_hours"`
 	} `toml:"ui"`
 
+	// SMTP is the mail server notices to users are sent through ("" host: none).
+	SMTP SMTP `toml:"smtp"`
+
 	HR struct {
 		// Columns maps a canonical HR column name to the name used in the files.
 		Columns map[string]string `toml:"columns"`
@@ -112,6 +115,7 @@ func Load(path string) (*Config, error) {
 	resolve(&c.TLSCert)
 	resolve(&c.TLSKey)
 	resolve(&c.Audit.KeyFile)
+	resolve(&c.SMTP.PasswordFile)
 	for i, d := range c.Org.Domains {
 		c.Org.Domains[i] = strings.ToLower(strings.TrimSpace(d))
 	}
@@ -195,6 +199,9 @@ func (c *Config) Validate() error {
 		if d == "" || strings.ContainsAny(d, " @/") {
 			errs = append(errs, fmt.Errorf("org.domains: %q is not a domain", d))
 		}
+	}
+	if err := c.SMTP.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("smtp.%w", err))
 	}
 	if err := checkTimezone(c.Org.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("org.timezone: %w", err))

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -42,6 +40,19 @@ type Alert struct {
 	Triggers    []TriggerRef `json:"triggers,omitempty"`
 	Case        string       `json:"case,omitempty"`
 	History     []AlertNote  `json:"history,omitempty"`
+	// Title says in words what the alert is about: the policy and its strongest
+	// insight (AlertTitle). The engine sets it whenever the alert changes.
+	Title string `json:"title,omitempty"`
+	// Assignee is the account that reviews the alert ("" = nobody yet).
+	Assignee string `json:"assignee,omitempty"`
+	// Pseudonymous is set only on copies made for a viewer (Alert.ForViewer): User is
+	// then a pseudonym, and free text has the user's names replaced.
+	Pseudonymous bool `json:"pseudonymous,omitempty"`
+
+	// partial: loaded at start without the parts only a person reads (event ids,
+	// details, history); fullAlert reads the rest from the store before anything
+	// looks at or rewrites them.
+	partial bool
 }
 
 // Insight explains one contribution to an alert's score.
@@ -85,11 +96,6 @@ type AlertNote struct {
 }
 
 func (a *Alert) active() bool { return a.Status == StatusNeedsReview || a.Status == StatusConfirmed }
-
-func alertID(user, policy string, n int) string {
-	sum := sha256.Sum256([]byte(user + "\x00" + policy + "\x00" + fmt.Sprint(n)))
-	return "A" + strings.ToUpper(hex.EncodeToString(sum[:6]))
-}
 
 // evaluateUsers scores each user against every enabled policy and updates alerts.
 // hold is nil in a settle pass; otherwise it names the users whose evaluation may not
@@ -186,7 +192,7 @@ func (e *Engine) apply(k pairKey, p *Policy, ev *evaluation, holdNew bool) {
 	}
 	n := e.alertCount[k]
 	a := &Alert{
-		ID: alertID(k.user, k.policy, n), User: k.user, Policy: k.policy, Template: p.Template,
+		ID: e.alertID(k.user, k.policy, n), User: k.user, Policy: k.policy, Template: p.Template,
 		Score: score, Severity: SeverityOf(score), Status: StatusNeedsReview, Created: now, Updated: now,
 		Insights: fresh, Triggers: ev.triggers,
 	}
@@ -258,83 +264,26 @@ func summarize(ins []Insight) (factors, ids []string) {
 }
 
 func (e *Engine) saveAlert(a *Alert) {
+	a.Title = AlertTitle(a)
+	e.alertIx.put(a)
 	val, err := json.Marshal(a)
 	if err != nil {
 		e.log.Error("encode alert", "id", a.ID, "err", err)
 		return
 	}
+	e.queueDoc(store.AlertDocKey(a.ID), val)
+	e.queueDoc(alertHeadKey+a.ID, encodeHead(a))
+}
+
+// queueDoc adds a document to the pending batch, replacing an earlier version.
+func (e *Engine) queueDoc(key string, val []byte) {
 	for i := range e.pending {
-		if e.pending[i].Key == store.AlertDocKey(a.ID) {
+		if e.pending[i].Key == key {
 			e.pending[i].Value = val
 			return
 		}
 	}
-	e.pending = append(e.pending, store.Doc{Key: store.AlertDocKey(a.ID), Value: val})
-}
-
-// AlertFilter selects alerts; empty fields match everything.
-type AlertFilter struct {
-	Status, Severity, Policy, User, Template string
-	Since                                    time.Time // created at or after
-}
-
-func (f *AlertFilter) match(a *Alert) bool {
-	return (f.Status == "" || a.Status == f.Status) && (f.Severity == "" || a.Severity == f.Severity) &&
-		(f.Policy == "" || a.Policy == f.Policy) && (f.User == "" || a.User == f.User) &&
-		(f.Template == "" || a.Template == f.Template) && (f.Since.IsZero() || !a.Created.Before(f.Since))
-}
-
-// FilterAlerts returns the alerts matching f, newest first.
-func FilterAlerts(all []Alert, f AlertFilter) []Alert {
-	var out []Alert
-	for i := range all {
-		if f.match(&all[i]) {
-			out = append(out, all[i])
-		}
-	}
-	sortAlerts(out)
-	return out
-}
-
-func sortAlerts(as []Alert) {
-	sort.Slice(as, func(i, j int) bool {
-		if !as[i].Created.Equal(as[j].Created) {
-			return as[i].Created.After(as[j].Created)
-		}
-		return as[i].ID < as[j].ID
-	})
-}
-
-// Alerts returns copies of the alerts matching f, newest first.
-func (e *Engine) Alerts(f AlertFilter) []Alert {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []Alert
-	for _, a := range e.alerts {
-		if f.match(a) {
-			out = append(out, cloneAlert(a))
-		}
-	}
-	sortAlerts(out)
-	return out
-}
-
-// Alert returns a copy of one alert.
-func (e *Engine) Alert(id string) (Alert, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	a, ok := e.alerts[id]
-	if !ok {
-		return Alert{}, false
-	}
-	return cloneAlert(a), true
-}
-
-func cloneAlert(a *Alert) Alert {
-	var c Alert
-	b, _ := json.Marshal(a)
-	_ = json.Unmarshal(b, &c)
-	return c
+	e.pending = append(e.pending, store.Doc{Key: key, Value: val})
 }
 
 // transitions lists the allowed status changes.
@@ -354,23 +303,41 @@ func (e *Engine) SetAlertStatus(actor, id, status, comment string) error {
 }
 
 func (e *Engine) setAlertStatus(actor, id, status, comment string) error {
-	a, ok := e.alerts[id]
-	if !ok {
-		return fmt.Errorf("alert %s: not found", id)
+	before, err := e.changeStatus(actor, id, status, comment)
+	if err != nil || before == status {
+		return err
+	}
+	e.syncNext = true
+	if err := e.flushDocs(); err != nil {
+		return err
+	}
+	e.audit(actor, "alerts", "alert status changed", id, map[string]string{"status": before}, map[string]string{"status": status}, comment)
+	return nil
+}
+
+// changeStatus changes one alert's status and queues the document; the caller flushes
+// and audits. It returns the status before the change.
+func (e *Engine) changeStatus(actor, id, status, comment string) (string, error) {
+	a, err := e.fullAlert(id)
+	if err != nil {
+		return "", err
 	}
 	if !slices.Contains(Statuses, status) {
-		return fmt.Errorf("alert %s: status %q is not one of %s", id, status, strings.Join(Statuses, ", "))
+		return "", fmt.Errorf("alert %s: status %q is not one of %s", id, status, strings.Join(Statuses, ", "))
 	}
 	if a.Status == status {
-		return nil
+		return status, nil
 	}
 	if !slices.Contains(transitions[a.Status], status) {
-		return fmt.Errorf("alert %s: cannot go from %s to %s", id, a.Status, status)
+		return "", fmt.Errorf("alert %s: cannot go from %s to %s", id, StatusWords(a.Status), StatusWords(status))
+	}
+	if status == StatusDismissed && strings.TrimSpace(comment) == "" {
+		return "", fmt.Errorf("alert %s: dismissing needs a reason", id)
 	}
 	k := pairKey{a.User, a.Policy}
 	if status == StatusNeedsReview {
 		if other, ok := e.active[k]; ok && other != id {
-			return fmt.Errorf("alert %s: %s is already the active alert for %s under %q", id, other, a.User, a.Policy)
+			return "", fmt.Errorf("alert %s: %s is already the active alert for this user under %q", id, other, a.Policy)
 		}
 	}
 	before := a.Status
@@ -386,10 +353,5 @@ func (e *Engine) setAlertStatus(actor, id, status, comment string) error {
 		e.cover(k, a)
 	}
 	e.saveAlert(a)
-	e.syncNext = true
-	if err := e.flushDocs(); err != nil {
-		return err
-	}
-	e.audit(actor, "alerts", "alert status changed", id, map[string]string{"status": before}, map[string]string{"status": status}, comment)
-	return nil
+	return before, nil
 }

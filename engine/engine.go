@@ -70,6 +70,9 @@ type Engine struct {
 	cases      map[string]*Case
 	manual     map[string][]ManualScope
 	pseudoKey  []byte
+	idKey      []byte     // keys alert and case ids (alertids.go)
+	alertIx    alertIndex // the alerts' read model (alertindex.go)
+	hydrated   bool       // the active alerts are whole (alertindex.go)
 
 	// Derived state, rebuilt from the store.
 	built  bool
@@ -153,14 +156,12 @@ func New(db *store.DB, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger
 	}); err != nil {
 		return nil, err
 	}
-	if err := db.Alerts(func(id string, val []byte) error {
-		var a Alert
-		if err := json.Unmarshal(val, &a); err != nil {
-			return fmt.Errorf("stored alert %s: %w", id, err)
-		}
-		e.indexAlert(&a)
-		return nil
-	}); err != nil {
+	key, err := db.SecretKey(idKeyName)
+	if err != nil {
+		return nil, err
+	}
+	e.idKey = key
+	if err := e.loadAlerts(); err != nil {
 		return nil, err
 	}
 	if err := db.Cases(func(id string, val []byte) error {
@@ -189,23 +190,9 @@ func New(db *store.DB, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger
 	return e, nil
 }
 
-// LoadAlerts reads the stored alerts without building an engine (for the CLI).
-func LoadAlerts(db *store.DB) ([]Alert, error) {
-	var out []Alert
-	err := db.Alerts(func(id string, val []byte) error {
-		var a Alert
-		if err := json.Unmarshal(val, &a); err != nil {
-			return fmt.Errorf("stored alert %s: %w", id, err)
-		}
-		out = append(out, a)
-		return nil
-	})
-	sortAlerts(out)
-	return out, err
-}
-
 func (e *Engine) indexAlert(a *Alert) {
 	e.alerts[a.ID] = a
+	e.alertIx.put(a)
 	k := pairKey{a.User, a.Policy}
 	e.alertCount[k]++
 	if a.active() {
@@ -543,6 +530,9 @@ func (e *Engine) ensureBuilt() error {
 	rs := e.ruleSet()
 	if rs == nil {
 		return errors.New("engine: no rule set loaded")
+	}
+	if err := e.hydrateActive(); err != nil {
+		return err
 	}
 	if e.built && e.rs == rs {
 		return nil
@@ -930,23 +920,7 @@ func (e *Engine) writeSnapshot() error {
 	if e.snapshot == "" {
 		return nil
 	}
-	all := make([]Alert, 0, len(e.alerts))
-	for _, a := range e.alerts {
-		all = append(all, *a)
-	}
-	sortAlerts(all)
-	b, err := json.Marshal(all)
-	if err != nil {
-		return err
-	}
-	tmp := e.snapshot + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("alert snapshot: %w", err)
-	}
-	if err := os.Rename(tmp, e.snapshot); err != nil {
-		return fmt.Errorf("alert snapshot: %w", err)
-	}
-	return nil
+	return writeAlertSnapshot(e.db, e.snapshot)
 }
 
 // ReadSnapshot reads an alert snapshot file written by a running engine.

@@ -280,7 +280,12 @@ func renderAlerts(b *strings.Builder, e *Engine) {
 		if as[i].Policy != as[j].Policy {
 			return as[i].Policy < as[j].Policy
 		}
-		return as[i].Created.Before(as[j].Created)
+		if !as[i].Created.Equal(as[j].Created) {
+			return as[i].Created.Before(as[j].Created)
+		}
+		// Ids are keyed per installation, so they cannot order alerts created at the
+		// same (test clock) instant: the active one, the pair's newest, comes first.
+		return as[i].active() && !as[j].active()
 	})
 	if len(as) == 0 {
 		b.WriteString("no alerts\n")

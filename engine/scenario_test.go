@@ -133,7 +133,8 @@ func alertKeys(as []Alert) []string {
 		for _, in := range a.Insights {
 			ins = append(ins, fmt.Sprintf("%s/%s/%s/%d/%s/%d/%v/%v", in.Kind, in.ID, in.Day, in.Count, in.Level, in.Points, in.Boosters, in.EventIDs))
 		}
-		out = append(out, fmt.Sprintf("%s|%s|%s|%s|%d|%s|%v|%s|%v", a.ID, a.User, a.Policy, a.Severity, a.Score, a.Status, a.RiskFactors, strings.Join(ins, ";"), a.EventIDs))
+		// Not the id: ids are keyed per installation (alertids.go), and each run has its own store.
+		out = append(out, fmt.Sprintf("%s|%s|%s|%d|%s|%v|%s|%v", a.User, a.Policy, a.Severity, a.Score, a.Status, a.RiskFactors, strings.Join(ins, ";"), a.EventIDs))
 	}
 	sort.Strings(out)
 	return out

@@ -49,8 +49,23 @@ func accessMatrix() []access {
 		{"GET", "/connectors", "/connectors", nil, configurers, 200},
 
 		{"GET", "/alerts", "/alerts", nil, reviewers, 200},
+		{"POST", "/alerts/bulk", "/alerts/bulk", url.Values{"action": {"dismiss"}}, reviewers, 400},
 		{"GET", "/alerts/{id}", "/alerts/ANOSUCH", nil, reviewers, 404},
 		{"POST", "/alerts/{id}/status", "/alerts/ANOSUCH/status", url.Values{"status": {"dismissed"}}, reviewers, 404},
+		{"POST", "/alerts/{id}/assign", "/alerts/ANOSUCH/assign", url.Values{"assignee": {""}}, reviewers, 404},
+		{"POST", "/alerts/{id}/case", "/alerts/ANOSUCH/case", url.Values{"name": {"x"}}, reviewers, 404},
+		{"GET", "/users/{ref}", "/users/Anon-000000", nil, reviewers, 404},
+		{"GET", "/cases", "/cases", nil, reviewers, 200},
+		{"GET", "/cases/{id}", "/cases/CNOSUCH", nil, reviewers, 404},
+		{"POST", "/cases/{id}/notes", "/cases/CNOSUCH/notes", url.Values{"text": {"x"}}, reviewers, 404},
+		{"POST", "/cases/{id}/alerts", "/cases/CNOSUCH/alerts", nil, reviewers, 404},
+		{"POST", "/cases/{id}/resolve", "/cases/CNOSUCH/resolve", url.Values{"resolution": {"benign"}}, reviewers, 404},
+		// Investigators only: the raw records behind a case, and notices to the user.
+		{"GET", "/cases/{id}/content", "/cases/CNOSUCH/content", nil, revealers, 404},
+		{"POST", "/cases/{id}/notices", "/cases/CNOSUCH/notices", url.Values{"template": {"x"}}, revealers, 404},
+		{"GET", "/notices", "/notices", nil, revealers, 200},
+		{"POST", "/notices", "/notices", url.Values{"name": {""}}, revealers, 400},
+		{"POST", "/notices/{name}/delete", "/notices/no-such/delete", nil, revealers, 404},
 
 		{"GET", "/admin/users", "/admin/users", nil, configurers, 200},
 		{"POST", "/admin/users", "/admin/users", url.Values{"name": {"x"}}, configurers, 400},
@@ -67,6 +82,9 @@ func accessMatrix() []access {
 		{"GET", "/api/v1/alerts", "/api/v1/alerts", nil, reviewers, 200},
 		{"GET", "/api/v1/alerts/{id}", "/api/v1/alerts/ANOSUCH", nil, reviewers, 404},
 		{"POST", "/api/v1/alerts/{id}/status", "/api/v1/alerts/ANOSUCH/status", url.Values{"status": {"dismissed"}}, reviewers, 404},
+		{"POST", "/api/v1/alerts/bulk", "/api/v1/alerts/bulk", url.Values{"status": {"dismissed"}}, reviewers, 400},
+		{"GET", "/api/v1/cases", "/api/v1/cases", nil, reviewers, 200},
+		{"GET", "/api/v1/cases/{id}", "/api/v1/cases/CNOSUCH", nil, reviewers, 404},
 		{"GET", "/api/v1/me", "/api/v1/me", nil, everyone, 200},
 
 		// Last, since it ends the session.

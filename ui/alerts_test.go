@@ -12,9 +12,9 @@ import (
 	"irm/store"
 )
 
-// TestAlertEvents: the alert page lists the alert user's events by ID, in the alert's
-// order, and marks IDs that are no longer stored. Another user's event with the same ID
-// is a different event and is not shown.
+// TestAlertEvents: the alert page's explorer lists the alert user's events in time
+// order, and names the ids that are no longer stored. Another user's event with the
+// same ID is a different event and is not shown.
 func TestAlertEvents(t *testing.T) {
 	const upn = "trent@contoso.com"
 	now := time.Now().UTC()
@@ -36,9 +36,9 @@ func TestAlertEvents(t *testing.T) {
 		}
 	})
 	page := env.signIn(account.RoleInvestigator).get("/alerts/AEVTS")
-	iMine, iGone, iSecond := strings.Index(page, "mine.docx"), strings.Index(page, "event ev-gone is no longer stored"), strings.Index(page, "second.docx")
-	if iMine < 0 || iGone < 0 || iSecond < 0 || !(iMine < iGone && iGone < iSecond) {
-		t.Fatalf("alert page: mine at %d, missing at %d, second at %d (want all, in that order)", iMine, iGone, iSecond)
+	iMine, iGone, iSecond := strings.Index(page, "mine.docx"), strings.Index(page, "no longer stored (retention): ev-gone"), strings.Index(page, "second.docx")
+	if iMine < 0 || iGone < 0 || iSecond < 0 || !(iSecond < iMine && iMine < iGone) {
+		t.Fatalf("alert page: second at %d, mine at %d, missing at %d (want all, in that order)", iSecond, iMine, iGone)
 	}
 	if strings.Contains(page, "theirs.docx") {
 		t.Fatal("alert page shows another user's event with the same ID")

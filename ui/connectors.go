@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"irm/engine"
 	"irm/event"
 	"irm/store"
 )
@@ -42,7 +43,7 @@ func (s *server) feedHealth(filesPerFeed int) ([]feedHealth, error) {
 		case st.Rejected > 0:
 			h.Status, h.Note = "warn", "some records rejected"
 		case s.now().Sub(st.LastFile) > silentAfter(st.Feed):
-			h.Status, h.Note = "warn", "no new file for "+silentAfter(st.Feed).String()
+			h.Status, h.Note = "warn", "no new file for "+engine.DurationWords(silentAfter(st.Feed))
 		}
 		if filesPerFeed > 0 {
 			h.Files, err = s.db.LedgerList(st.Feed, filesPerFeed)

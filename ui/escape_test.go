@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,14 @@ func assertInert(t *testing.T, name, page string) {
 				if src != "/static/htmx.min.js" {
 					t.Errorf("%s: unexpected script element %s", name, tok)
 				}
-			case "img", "iframe", "svg", "object", "embed", "base":
+			case "svg":
+				// The activity timeline is the one SVG the UI draws; its attributes are fixed.
+				for _, a := range tok.Attr {
+					if !slices.Contains([]string{"xmlns", "viewbox", "width", "role", "aria-label"}, a.Key) {
+						t.Errorf("%s: injected element %s", name, tok)
+					}
+				}
+			case "img", "iframe", "object", "embed", "base":
 				t.Errorf("%s: injected element %s", name, tok)
 			}
 			for _, a := range tok.Attr {
@@ -121,11 +129,22 @@ func TestHostileValuesAreInert(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A case, a note and a notice template carry hostile text too.
+	hostileCase, err := env.eng.CreateCase("test", xssAll, []string{"AHOSTILE"}, xssImg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.eng.SaveNoticeTemplate("test", engine.NoticeTemplate{Name: "hostile" + xssImg, From: "irm@contoso.com", Subject: xssScript, Body: xssAll}); err != nil {
+		t.Fatal(err)
+	}
+
 	c := env.signIn(account.RoleIRM)
 	for _, reveal := range []string{"off", "on"} {
 		c.post("/privacy/reveal", url.Values{"reveal": {reveal}})
 		pages := []string{"/", "/alerts", "/alerts/AHOSTILE", "/policies", "/policies/" + url.PathEscape(policyName),
-			"/settings", "/connectors", "/audit", "/audit?q=" + url.QueryEscape(xssScript), "/admin/users", "/policies/new", "/policies/scoring"}
+			"/settings", "/connectors", "/audit", "/audit?q=" + url.QueryEscape(xssScript), "/admin/users", "/policies/new", "/policies/scoring",
+			"/cases", "/cases/" + hostileCase.ID, "/cases/" + hostileCase.ID + "/content",
+			"/notices", "/notices?edit=" + url.QueryEscape("hostile"+xssImg), "/users/" + account.Pseudonym(env.srv.pseudo, hostileUser)}
 		for _, p := range pages {
 			resp := c.do("GET", p, nil, nil)
 			page := body(resp)
@@ -134,6 +153,13 @@ func TestHostileValuesAreInert(t *testing.T) {
 			}
 			assertInert(t, p+" (reveal "+reveal+")", page)
 		}
+	}
+	// A hostile user filter is refused, and echoed escaped.
+	filtered := c.do("GET", "/alerts?user="+url.QueryEscape(xssScript), nil, nil)
+	if page := body(filtered); filtered.StatusCode != 400 || !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("hostile user filter: status %d", filtered.StatusCode)
+	} else {
+		assertInert(t, "hostile user filter", page)
 	}
 	// The planted values did render (escaped), so the checks above saw them.
 	for _, p := range []string{"/alerts/AHOSTILE", "/connectors", "/audit", "/policies"} {

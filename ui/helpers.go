@@ -75,3 +75,21 @@ func shortDigest(d string) string {
 	}
 	return d
 }
+
+// capitalize upper-cases the first letter (ASCII).
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// listSep is the separator before item i of n in a sentence: ", " or " and ".
+func listSep(i, n int) string {
+	if i == n-1 {
+		return " and "
+	}
+	return ", "
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

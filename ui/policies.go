@@ -21,10 +21,6 @@ type policyRow struct {
 }
 
 func (s *server) showPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Policies")))
-		return
-	}
 	var rows []policyRow
 	inScope := s.eng.InScope()
 	for _, p := range s.eng.Policies() {
@@ -32,7 +28,8 @@ func (s *server) showPolicies(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		for _, h := range s.eng.PolicyHealth(p.Name) {
 			row.Health = append(row.Health, healthText(h))
 		}
-		row.Active, row.Confirmed = s.alertCounts(p.Name)
+		counts := s.eng.AlertCountsByPolicy()[p.Name]
+		row.Active, row.Confirmed = counts.Active, counts.Confirmed
 		rows = append(rows, row)
 	}
 	s.render(w, r, http.StatusOK, policiesPage(s.page(r, c, "Policies"), rows))
@@ -63,10 +60,6 @@ type wizardView struct {
 }
 
 func (s *server) showWizard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "New policy")))
-		return
-	}
 	s.renderWizard(w, r, c, http.StatusOK, secTemplate, engine.Policy{Template: r.URL.Query().Get("template")}, "")
 }
 
@@ -80,10 +73,6 @@ func (s *server) renderWizard(w http.ResponseWriter, r *http.Request, c *reqCtx,
 }
 
 func (s *server) stepWizard(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "New policy")))
-		return
-	}
 	var p engine.Policy
 	if d := r.PostFormValue("draft"); d != "" {
 		if err := json.Unmarshal([]byte(d), &p); err != nil {
@@ -182,10 +171,6 @@ type policyView struct {
 }
 
 func (s *server) showPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Policy")))
-		return
-	}
 	p, ok := s.eng.Policy(r.PathValue("name"))
 	if !ok {
 		s.render(w, r, http.StatusNotFound, errorPage(s.page(r, c, "Policy not found"), http.StatusNotFound, "There is no policy with that name."))
@@ -203,10 +188,6 @@ func (s *server) renderPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx,
 }
 
 func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Policy")))
-		return
-	}
 	p, ok := s.eng.Policy(r.PathValue("name"))
 	if !ok {
 		s.render(w, r, http.StatusNotFound, errorPage(s.page(r, c, "Policy not found"), http.StatusNotFound, "There is no policy with that name."))
@@ -230,10 +211,6 @@ func (s *server) savePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Policy")))
-		return
-	}
 	name := r.PathValue("name")
 	if _, ok := s.eng.Policy(name); !ok {
 		s.render(w, r, http.StatusNotFound, errorPage(s.page(r, c, "Policy not found"), http.StatusNotFound, "There is no policy with that name."))

@@ -39,6 +39,8 @@ var nav = []struct {
 }{
 	{"/", "Overview", account.PermSignedIn},
 	{"/alerts", "Alerts", account.PermAlerts},
+	{"/cases", "Cases", account.PermAlerts},
+	{"/notices", "Notice templates", account.PermRawContent},
 	{"/policies", "Policies", account.PermConfigure},
 	{"/settings", "Settings", account.PermConfigure},
 	{"/connectors", "Connectors", account.PermConnectors},

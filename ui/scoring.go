@@ -40,7 +40,8 @@ type scoringView struct {
 	Form     scoringForm
 	Policies []string // enabled policies to choose from
 	Errors   []string
-	Done     *scoringResult // the submission that just succeeded
+	Done     *scoringResult      // the submission that just succeeded
+	InScope  []engine.ScoredUser // users whose start-scoring period runs now
 }
 
 // scoringResult is what the engine accepted.
@@ -59,11 +60,8 @@ type scoredUser struct {
 }
 
 func (s *server) showScoring(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Start scoring users")))
-		return
-	}
-	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Policies: s.enabledPolicies()}))
+	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)},
+		Policies: s.enabledPolicies(), InScope: s.eng.ScoredUsers()}))
 }
 
 // enabledPolicies are the names of the policies that score (the ones to choose from).
@@ -78,17 +76,13 @@ func (s *server) enabledPolicies() []string {
 }
 
 func (s *server) startScoring(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Start scoring users")))
-		return
-	}
 	_ = r.ParseForm()
 	f := scoringForm{Users: r.PostFormValue("users"), Days: r.PostFormValue("days"), Reason: r.PostFormValue("reason"), Policies: r.PostForm["policy"]}
 	enabled := s.enabledPolicies()
 	users, dups, days, reason, problems := parseScoringForm(f)
 	problems = append(problems, checkScoringPolicies(f.Policies, enabled)...)
 	if len(problems) > 0 {
-		s.render(w, r, http.StatusBadRequest, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: f, Policies: enabled, Errors: problems}))
+		s.render(w, r, http.StatusBadRequest, scoringPage(s.page(r, c, "Start scoring users"), scoringView{Form: f, Policies: enabled, Errors: problems, InScope: s.eng.ScoredUsers()}))
 		return
 	}
 	if err := s.eng.StartScoring(c.Account.Name, users, f.Policies, days, reason); err != nil {
@@ -116,7 +110,7 @@ func (s *server) startScoring(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 	// A fresh form: reloading the result should not look like an invitation to resend.
 	s.render(w, r, http.StatusOK, scoringPage(s.page(r, c, "Start scoring users"),
-		scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Policies: enabled, Done: res}))
+		scoringView{Form: scoringForm{Days: itoa(scoringDefaultDays)}, Policies: enabled, Done: res, InScope: s.eng.ScoredUsers()}))
 }
 
 // checkScoringPolicies: at least one policy, each an enabled one.

@@ -307,7 +307,7 @@ func TestConfiguredSessionTimeouts(t *testing.T) {
 	if r := c.do("GET", "/", nil, nil); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("61 minutes after sign-in with a 1-hour limit: %d, want 303", r.StatusCode)
 	}
-	s, err := newServer(Options{DB: env.db})
+	s, err := newServer(Options{DB: env.db, Engine: env.eng})
 	if err != nil || s.idle != 30*time.Minute || s.maxAge != 12*time.Hour {
 		t.Fatalf("defaults: %v %v %v", s.idle, s.maxAge, err)
 	}

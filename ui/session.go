@@ -25,6 +25,11 @@ type reqCtx struct {
 	Account store.Account
 	Session store.Session
 	token   string
+
+	// Per-request caches of the privacy decisions (privacy.go).
+	real      *bool
+	hidden    func(upn string) bool
+	scrubbers map[string]func(string) string
 }
 
 func (c *reqCtx) can(p account.Perm) bool {

@@ -47,10 +47,6 @@ func (s *server) indicatorChoices(on func(id string) bool) []indicatorChoice {
 }
 
 func (s *server) showSettings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Settings")))
-		return
-	}
 	s.renderSettings(w, r, c, http.StatusOK, s.eng.Settings(), "")
 }
 
@@ -61,10 +57,6 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, c *reqCt
 }
 
 func (s *server) saveSettings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	if s.eng == nil {
-		s.render(w, r, http.StatusServiceUnavailable, engineMissing(s.page(r, c, "Settings")))
-		return
-	}
 	st := settingsFromForm(s.eng.Settings(), r.PostForm, len(s.indicatorChoices(func(string) bool { return false })))
 	if err := s.eng.UpdateSettings(c.Account.Name, st); err != nil {
 		s.renderSettings(w, r, c, http.StatusBadRequest, st, err.Error())

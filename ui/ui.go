@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ import (
 // Options configures the UI handler.
 type Options struct {
 	DB     *store.DB
-	Engine *engine.Engine // nil: settings, policies and alerts pages say the engine is unavailable
+	Engine *engine.Engine // required
 	Rules  *dsl.Reloader  // optional: indicator and template names for the wizard
 	Config *config.Config // optional
 	Logger *slog.Logger   // nil = discard
@@ -57,6 +58,9 @@ type server struct {
 	origin   *http.CrossOriginProtection // first CSRF layer; the synchronizer token is the second
 	hashing  chan struct{}               // bounds concurrent password checks (argon2: 19 MiB each)
 	pseudo   []byte                      // HMAC key for pseudonyms
+	orgAddr  *regexp.Regexp              // addresses in the organisation's domains (privacy.go)
+	orgDrive *regexp.Regexp              // their OneDrive spelling
+	people   *people                     // pseudonym -> user (people.go)
 	now      func() time.Time
 	mux      *http.ServeMux
 	routes   []route
@@ -107,6 +111,9 @@ func newServer(opt Options) (*server, error) {
 	if opt.DB == nil {
 		return nil, errors.New("ui: Options.DB is required")
 	}
+	if opt.Engine == nil {
+		return nil, errors.New("ui: Options.Engine is required")
+	}
 	s := &server{
 		db: opt.DB, eng: opt.Engine, rules: opt.Rules, cfg: opt.Config, log: opt.Logger,
 		secure: opt.Secure, idle: opt.IdleTimeout, maxAge: opt.MaxAge,
@@ -130,6 +137,10 @@ func newServer(opt Options) (*server, error) {
 		return nil, err
 	}
 	s.pseudo = key
+	if s.cfg != nil {
+		s.orgAddr, s.orgDrive = orgPatterns(s.cfg.Org.Domains)
+	}
+	s.people = newPeople(s.eng, key)
 	s.routes = s.siteMap()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
@@ -164,8 +175,22 @@ func (s *server) siteMap() []route {
 		{"GET", "/connectors", account.PermConnectors, s.showConnectors},
 
 		{"GET", "/alerts", account.PermAlerts, s.showAlerts},
+		{"POST", "/alerts/bulk", account.PermAlerts, s.bulkAlerts},
 		{"GET", "/alerts/{id}", account.PermAlerts, s.showAlert},
 		{"POST", "/alerts/{id}/status", account.PermAlerts, s.setAlertStatus},
+		{"POST", "/alerts/{id}/assign", account.PermAlerts, s.assignAlert},
+		{"POST", "/alerts/{id}/case", account.PermAlerts, s.confirmAlert},
+		{"GET", "/users/{ref}", account.PermAlerts, s.showUser},
+		{"GET", "/cases", account.PermAlerts, s.showCases},
+		{"GET", "/cases/{id}", account.PermAlerts, s.showCase},
+		{"POST", "/cases/{id}/notes", account.PermAlerts, s.addCaseNote},
+		{"POST", "/cases/{id}/alerts", account.PermAlerts, s.addCaseAlerts},
+		{"POST", "/cases/{id}/resolve", account.PermAlerts, s.resolveCase},
+		{"GET", "/cases/{id}/content", account.PermRawContent, s.showCaseContent},
+		{"POST", "/cases/{id}/notices", account.PermRawContent, s.sendNotice},
+		{"GET", "/notices", account.PermRawContent, s.showNotices},
+		{"POST", "/notices", account.PermRawContent, s.saveNotice},
+		{"POST", "/notices/{name}/delete", account.PermRawContent, s.deleteNotice},
 
 		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
 		{"POST", "/admin/users", account.PermAccounts, s.createUser},
@@ -182,6 +207,9 @@ func (s *server) siteMap() []route {
 		{"GET", "/api/v1/alerts", account.PermAlerts, s.apiAlerts},
 		{"GET", "/api/v1/alerts/{id}", account.PermAlerts, s.apiAlert},
 		{"POST", "/api/v1/alerts/{id}/status", account.PermAlerts, s.apiSetAlertStatus},
+		{"POST", "/api/v1/alerts/bulk", account.PermAlerts, s.apiBulk},
+		{"GET", "/api/v1/cases", account.PermAlerts, s.apiCases},
+		{"GET", "/api/v1/cases/{id}", account.PermAlerts, s.apiCase},
 		{"GET", "/api/v1/me", account.PermSignedIn, s.apiMe},
 	}
 }
