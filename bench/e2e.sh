@@ -8,6 +8,11 @@
 #
 #   bench/e2e.sh [RECORDS] [USERS] [DAYS]     (defaults: 1000000 records, 1000 users, 30 days)
 #
+# BACKGROUND=realistic|clean picks the demo's background (default: realistic when DAYS is
+# at least 45, the realistic organisation's minimum, else clean). The realistic
+# background's habits need their own records: 1,000 users over 90 days take about
+# 920,000, so RECORDS must exceed what the habits write (the demo says so otherwise).
+#
 # Work files go to $E2E_DIR (default /tmp/irm-e2e: outside the tree, so that bench/ingest.sh,
 # which empties bench/out, cannot remove them mid-run); removed at the end unless KEEP=1.
 set -euo pipefail
@@ -25,8 +30,12 @@ go build -o "$out/irm" .
 
 printf 'data_dir = "data"\nlisten = "127.0.0.1:0"\n[drop]\ndir = "drop"\nsettle_ms = 0\n' >"$out/irm.toml"
 
-echo "== generate: $records audit records, $users users, $days days"
-"$out/irm" demo -out "$out/drop" -audit-records "$records" -users "$users" -days "$days" -seed 1
+background=${BACKGROUND:-}
+if [ -z "$background" ]; then
+  if [ "$days" -ge 45 ]; then background=realistic; else background=clean; fi
+fi
+echo "== generate: $records audit records, $users users, $days days, $background background"
+"$out/irm" demo -out "$out/drop" -background "$background" -audit-records "$records" -users "$users" -days "$days" -seed 1
 total=$(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1]))["counts"].values()))' "$out/drop/manifest.json")
 planted=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["planted"]))' "$out/drop/manifest.json")
 
@@ -52,5 +61,6 @@ print(f"wall clock:  {secs:.1f} s")
 print(f"throughput:  {total/secs:,.0f} records/s   (target >= 50,000)")
 print(f"peak RSS:    {rss/1024:,.0f} MiB            (target <= 1024)")
 print(f"alerts:      {alerts} ({planted} planted cases)")
+print(f"load:        {open('/proc/loadavg').read().split()[:3]} (1, 5, 15 min)")
 ' "$total" "$wall" "$rss_kb" "$alerts" "$planted"
 if [ "${KEEP:-0}" != 1 ]; then rm -rf "$out"; fi
