@@ -61,6 +61,6 @@ print(f"wall clock:  {secs:.1f} s")
 print(f"throughput:  {total/secs:,.0f} records/s   (target >= 50,000)")
 print(f"peak RSS:    {rss/1024:,.0f} MiB            (target <= 1024)")
 print(f"alerts:      {alerts} ({planted} planted cases)")
-print(f"load:        {open('/proc/loadavg').read().split()[:3]} (1, 5, 15 min)")
 ' "$total" "$wall" "$rss_kb" "$alerts" "$planted"
+echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min averages at the end)"
 if [ "${KEEP:-0}" != 1 ]; then rm -rf "$out"; fi
