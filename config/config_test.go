@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // The tests load the real config.toml from the repository root, as main embeds it.
@@ -293,4 +295,46 @@ func TestDefaultFileIsValidOverride(t *testing.T) {
 	if _, err := Load(p); err != nil {
 		t.Fatalf("config.toml as an override file: %v", err)
 	}
+}
+
+// ...and every key of the Config struct is in config.toml, documented there: a key
+// added to the struct but not to the file would be an undocumented default.
+func TestEveryConfigKeyIsInDefaultFile(t *testing.T) {
+	var c Config
+	md, err := toml.Decode(string(Default), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := structKeys(reflect.TypeOf(c), nil)
+	if len(keys) < 20 {
+		t.Fatalf("found only %d keys in Config: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !md.IsDefined(k...) {
+			t.Errorf("Config key %q is not in config.toml", strings.Join(k, "."))
+		}
+	}
+}
+
+// structKeys lists the dotted TOML keys of a struct type: nested structs are tables,
+// everything else (maps included) a key; fields tagged "-" are not configuration.
+func structKeys(t reflect.Type, prefix []string) [][]string {
+	var out [][]string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		key := append(append([]string(nil), prefix...), name)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, structKeys(f.Type, key)...)
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
 }
