@@ -1,24 +1,17 @@
-package main
+package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"irm/dsl"
 	"irm/engine"
 )
-
-func init() {
-	register(&command{
-		name:    "alerts",
-		summary: "list alerts (filter by -status, -severity, -policy; -json for a JSON array)",
-		run:     runAlerts,
-	})
-}
 
 // alertJSON is the documented JSON form of an alert (docs/engine.md).
 type alertJSON struct {
@@ -36,72 +29,114 @@ type alertJSON struct {
 	EventIDs    []string         `json:"event_ids"`
 }
 
-func runAlerts(args []string) error {
-	fs, cfgPath := newFlags("alerts")
+func alertsCmd(fs *flag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array of alerts")
-	status := fs.String("status", "", "only alerts in this status: "+strings.Join(engine.Statuses, ", "))
-	severity := fs.String("severity", "", "only alerts of this severity: low, medium, high")
-	policy := fs.String("policy", "", "only alerts of this policy (exact name)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return &exitError{2, "irm alerts: takes no arguments (flags go before arguments)"}
-	}
-	if *status != "" && !slices.Contains(engine.Statuses, *status) {
-		return &exitError{2, fmt.Sprintf("irm alerts: -status %q: not one of %s", *status, strings.Join(engine.Statuses, ", "))}
-	}
-	if *severity != "" && !slices.Contains([]string{"low", "medium", "high"}, *severity) {
-		return &exitError{2, fmt.Sprintf("irm alerts: -severity %q: not one of low, medium, high", *severity)}
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	var all []engine.Alert
-	db, err := openStoreFor(cfg, quietLogger())
-	if err == nil {
-		all, err = engine.LoadAlerts(db)
-		db.Close()
+	status := enum(fs, "status", "", "only alerts in this status", engine.Statuses...)
+	severity := enum(fs, "severity", "", "only alerts of this severity", engine.LevelLow, engine.LevelMedium, engine.LevelHigh)
+	policy := fs.String("policy", "", "only alerts of this policy: its name or its template id (e.g. risky_browsing), any case")
+	return func(c *Ctx, args []string) error {
+		if len(args) > 0 {
+			return usageError("irm alerts: takes no arguments (flags go before arguments)")
+		}
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
-	} else {
-		// The database is held by a running `irm serve`: read the alert mirror it keeps.
-		snap, serr := engine.ReadSnapshot(alertSnapshotPath(cfg))
-		if serr != nil {
-			return err
+		f := engine.AlertFilter{Status: *status, Severity: *severity}
+		if p := strings.TrimSpace(*policy); p != "" {
+			rl, err := c.Rules()
+			if err != nil {
+				return err
+			}
+			if f.Policy, f.Template, err = resolvePolicy(e, rl.Current().Templates(), p); err != nil {
+				return err
+			}
 		}
-		all = snap
-	}
-	list := engine.FilterAlerts(all, engine.AlertFilter{Status: *status, Severity: *severity, Policy: *policy})
-	if *asJSON {
-		out := make([]alertJSON, 0, len(list))
-		for _, a := range list {
-			out = append(out, alertJSON{ID: a.ID, User: a.User, Policy: a.Policy, Template: a.Template, Severity: a.Severity,
-				Score: a.Score, Status: a.Status, Created: a.Created, Updated: a.Updated, RiskFactors: nonNil(a.RiskFactors),
-				Insights: a.Insights, EventIDs: nonNil(a.EventIDs)})
+		list := e.Alerts(f)
+		if *asJSON {
+			out := make([]alertJSON, 0, len(list))
+			for _, a := range list {
+				out = append(out, alertJSON{ID: a.ID, User: a.User, Policy: a.Policy, Template: a.Template, Severity: a.Severity,
+					Score: a.Score, Status: a.Status, Created: a.Created, Updated: a.Updated, RiskFactors: nonNil(a.RiskFactors),
+					Insights: a.Insights, EventIDs: nonNil(a.EventIDs)})
+			}
+			enc := json.NewEncoder(utf8Writer{c.Stdout})
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(out); err != nil {
+				return err
+			}
+		} else if len(list) > 0 {
+			w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tPOLICY\tUSER\tCREATED\tRISK FACTORS")
+			for _, a := range list {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Score, a.Status, a.Policy, a.User,
+					a.Created.Format("2006-01-02 15:04"), strings.Join(a.RiskFactors, ","))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		}
-		enc := json.NewEncoder(utf8Writer{os.Stdout})
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	if len(list) == 0 {
-		fmt.Println("no alerts")
+		if len(list) == 0 {
+			fmt.Fprintln(c.Stderr, "no alerts"+describeFilter(f))
+		}
 		return nil
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSEVERITY\tSCORE\tSTATUS\tPOLICY\tUSER\tCREATED\tRISK FACTORS")
-	for _, a := range list {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Score, a.Status, a.Policy, a.User,
-			a.Created.Format("2006-01-02 15:04"), strings.Join(a.RiskFactors, ","))
-	}
-	return w.Flush()
 }
 
-func nonNil(xs []string) []string {
-	if xs == nil {
-		return []string{}
+// resolvePolicy maps a -policy value to a policy name (any case; also the name of a
+// deleted policy that still has alerts) or, failing that, a template id. A value that is
+// neither is a usage error listing what exists.
+func resolvePolicy(e *engine.Engine, templates []*dsl.Template, v string) (policy, template string, err error) {
+	var names []string
+	for _, p := range e.Policies() {
+		names = append(names, p.Name)
 	}
-	return xs
+	for _, a := range e.Alerts(engine.AlertFilter{}) {
+		if !slices.Contains(names, a.Policy) {
+			names = append(names, a.Policy)
+		}
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, v) {
+			return n, "", nil
+		}
+	}
+	var ids []string
+	for _, t := range templates {
+		if strings.EqualFold(t.ID, v) {
+			return "", t.ID, nil
+		}
+		ids = append(ids, t.ID)
+	}
+	slices.Sort(names)
+	return "", "", usageError("irm alerts: -policy %q is neither a policy nor a template id\n  policies: %s\n  templates: %s",
+		v, orNone(strings.Join(names, "; ")), strings.Join(ids, ", "))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// describeFilter says which filters gave an empty list.
+func describeFilter(f engine.AlertFilter) string {
+	var parts []string
+	if f.Status != "" {
+		parts = append(parts, "status "+f.Status)
+	}
+	if f.Severity != "" {
+		parts = append(parts, "severity "+f.Severity)
+	}
+	if f.Policy != "" {
+		parts = append(parts, fmt.Sprintf("policy %q", f.Policy))
+	}
+	if f.Template != "" {
+		parts = append(parts, "template "+f.Template)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " with " + strings.Join(parts, ", ")
 }

@@ -1,10 +1,10 @@
-package main
+package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,91 +12,90 @@ import (
 	"irm/store"
 )
 
-func init() {
-	register(&command{
-		name:    "audit",
-		summary: "check or list the insider risk audit log: verify | list",
-		usage:   "verify [-head HASH] | list [-json] [-category C] [-actor A] [-since YYYY-MM-DD] [-text T] [-limit N]",
-		run:     func(args []string) error { return runAudit(args, os.Stdout) },
-	})
+func auditCmds() []*command {
+	return []*command{
+		{name: "verify", summary: "check the audit log's HMAC chain: exit 0 intact, 1 broken, 3 a restore dropped newer entries", setup: auditVerifyCmd, remote: true},
+		{name: "list", summary: "list audit entries, newest first", setup: auditListCmd, remote: true},
+	}
 }
 
-func runAudit(args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "list") {
-		return &exitError{2, "irm audit: want a sub-command: verify or list; see irm help audit"}
-	}
-	sub, args := args[0], args[1:]
-	fs, cfgPath := newFlags("audit " + sub)
-	var (
-		asJSON                bool
-		category, actor, text string
-		since                 string
-		limit                 int
-		anchor                string
-	)
-	if sub == "verify" {
-		fs.StringVar(&anchor, "head", "", "also check that this chain head hash, recorded outside the appliance (process log or syslog line \"audit chain head seq=N hash=HASH\"), is in the log")
-	}
-	if sub == "list" {
-		fs.BoolVar(&asJSON, "json", false, "one JSON object per line, with hashes")
-		fs.StringVar(&category, "category", "", "only this category ("+strings.Join(store.AuditCategories, ", ")+")")
-		fs.StringVar(&actor, "actor", "", "only entries by this actor")
-		fs.StringVar(&since, "since", "", "only entries on or after this UTC date (YYYY-MM-DD)")
-		fs.StringVar(&text, "text", "", "only entries containing this text")
-		fs.IntVar(&limit, "limit", 100, "at most this many entries, newest first (0 = all)")
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return &exitError{2, "irm audit " + sub + ": takes no arguments"}
-	}
-	f := store.AuditFilter{Category: category, Actor: actor, Text: text, Limit: limit}
-	if since != "" {
-		t, err := time.Parse("2006-01-02", since)
-		if err != nil {
-			return &exitError{2, fmt.Sprintf("irm audit list: -since %q is not a date (YYYY-MM-DD)", since)}
+func auditVerifyCmd(fs *flag.FlagSet) runFunc {
+	anchor := fs.String("head", "", "also check that this chain head hash, recorded outside the appliance (process log or syslog line \"audit chain head seq=N hash=HASH\"), is in the log")
+	return func(c *Ctx, args []string) error {
+		if len(args) > 0 {
+			return usageError("irm audit verify: takes no arguments")
 		}
-		f.Since = t
+		head := strings.TrimSpace(*anchor)
+		if head != "" && !isHexHash(head) {
+			return usageError("irm audit verify: -head %q is not a chain hash (64 hex digits)", head)
+		}
+		db, err := c.Store()
+		if err != nil {
+			return err
+		}
+		return verifyAudit(db, head, c.Stdout)
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	db, err := openStoreFor(cfg, quietLogger())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+}
 
-	if sub == "verify" {
-		return verifyAudit(db, strings.TrimSpace(anchor), stdout)
+func auditListCmd(fs *flag.FlagSet) runFunc {
+	asJSON := fs.Bool("json", false, "one JSON object per line, with hashes")
+	category := enum(fs, "category", "", "only this category", store.AuditCategories...)
+	actor := fs.String("actor", "", "only entries by this actor")
+	since := fs.String("since", "", "only entries on or after this UTC date (YYYY-MM-DD)")
+	text := fs.String("text", "", "only entries containing this text")
+	limit := fs.Int("limit", 100, "at most this many entries, newest first (0 = all)")
+	return func(c *Ctx, args []string) error {
+		if len(args) > 0 {
+			return usageError("irm audit list: takes no arguments")
+		}
+		f := store.AuditFilter{Category: *category, Actor: *actor, Text: *text, Limit: *limit}
+		if *since != "" {
+			t, err := time.Parse("2006-01-02", *since)
+			if err != nil {
+				return usageError("irm audit list: -since %q is not a date (YYYY-MM-DD)", *since)
+			}
+			f.Since = t
+		}
+		if *limit < 0 {
+			return usageError("irm audit list: -limit %d: want 0 (all) or more", *limit)
+		}
+		db, err := c.Store()
+		if err != nil {
+			return err
+		}
+		n := 0
+		if *asJSON {
+			enc := json.NewEncoder(utf8Writer{c.Stdout})
+			err = db.AuditEntries(f, func(e store.AuditEntry) error { n++; return enc.Encode(e) })
+		} else {
+			tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+			err = db.AuditEntries(f, func(e store.AuditEntry) error {
+				if n == 0 {
+					fmt.Fprintln(tw, "SEQ\tTIME (UTC)\tACTOR\tCATEGORY\tACTIVITY\tTARGET\tDETAILS")
+				}
+				n++
+				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"),
+					oneLine(e.Actor), e.Category, oneLine(e.Activity), oneLine(e.Target), oneLine(e.Details))
+				return err
+			})
+			if err == nil {
+				err = tw.Flush()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintln(c.Stderr, "no audit entries match")
+		}
+		return nil
 	}
-
-	if asJSON {
-		enc := json.NewEncoder(utf8Writer{stdout})
-		return db.AuditEntries(f, func(e store.AuditEntry) error { return enc.Encode(e) })
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME (UTC)\tACTOR\tCATEGORY\tACTIVITY\tTARGET\tDETAILS")
-	err = db.AuditEntries(f, func(e store.AuditEntry) error {
-		_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05"),
-			oneLine(e.Actor), e.Category, oneLine(e.Activity), oneLine(e.Target), oneLine(e.Details))
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Flush()
 }
 
 // verifyAudit prints the verification report. Exit 0: intact. Exit 1: broken (changed,
 // removed, re-chained or truncated entries, or an anchor that is not in the log). Exit 3:
 // the chain is intact but a recorded restore replaced a log whose newer entries are gone.
 func verifyAudit(db *store.DB, anchor string, stdout io.Writer) error {
-	if anchor != "" && !isHexHash(anchor) {
-		return &exitError{2, fmt.Sprintf("irm audit verify: -head %q is not a chain hash (64 hex digits)", anchor)}
-	}
 	r, err := db.VerifyAudit(strings.ToLower(anchor))
 	if err != nil {
 		return err
@@ -147,9 +146,4 @@ func isHexHash(s string) bool {
 		}
 	}
 	return true
-}
-
-// oneLine keeps a tabular listing one entry per line whatever the values contain.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", " ").Replace(s)
 }

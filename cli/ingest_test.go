@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -55,15 +55,15 @@ var eventFields = []string{"id", "feed", "time", "user", "operation", "workload"
 // `irm events -user U -json` prints that user's events as a JSON array in time order.
 func TestIngestTestdataFeeds(t *testing.T) {
 	var expected map[string]int
-	b, err := os.ReadFile("testdata/feeds/expected.json")
+	b, err := os.ReadFile("../testdata/feeds/expected.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &expected); err != nil {
-		t.Fatalf("testdata/feeds/expected.json: %v", err)
+		t.Fatalf("../testdata/feeds/expected.json: %v", err)
 	}
 	e := newTestEnv(t, "")
-	copyFeeds(t, "testdata/feeds", e.drop)
+	copyFeeds(t, "../testdata/feeds", e.drop)
 	_, stderr, code := e.irm(t, "ingest", "-once")
 	if code != 0 {
 		t.Fatalf("irm ingest -once: exit %d\n%s", code, stderr)
@@ -159,7 +159,7 @@ func TestIngestTestdataFeeds(t *testing.T) {
 	}
 
 	// Ingesting the same files again adds nothing.
-	copyFeeds(t, "testdata/feeds", e.drop)
+	copyFeeds(t, "../testdata/feeds", e.drop)
 	_, stderr, _ = e.irm(t, "ingest", "-once")
 	if !regexp.MustCompile(`records: 0 added`).MatchString(stderr) {
 		t.Errorf("second ingest of testdata added events:\n%s", stderr)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	irmBin = filepath.Join(dir, "irm")
-	build := exec.Command("go", "build", "-o", irmBin, ".")
+	build := exec.Command("go", "build", "-o", irmBin, "..")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)

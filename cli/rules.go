@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -14,67 +13,31 @@ import (
 	"irm/rules"
 )
 
-func init() {
-	register(&command{
-		name:    "rules",
-		summary: "lint, test or list the rules (built-in catalog plus your rules directory)",
-		usage:   "lint|test|list [PATH...]",
-		run:     runRules,
-	})
+func rulesCmds() []*command {
+	return []*command{
+		{name: "lint", summary: "check rule files; prints file:line:col: message per problem, exit 1 on any", args: "[PATH...]", setup: rulesLintCmd},
+		{name: "test", summary: "run every [[test]]; prints failures and \"N passed, N failed\", exit 1 on any failure", args: "[PATH...]", setup: rulesTestCmd},
+		{name: "list", summary: "list indicators, sequences, templates and lists", args: "[PATH...]", setup: rulesListCmd},
+	}
 }
 
-const rulesUsage = `usage:
-  irm rules lint [-config FILE] [PATH...]   check rule files; prints file:line:col: message per problem, exit 1 on any
-  irm rules test [-config FILE] [PATH...]   run every [[test]]; prints failures and "N passed, N failed", exit 1 on any failure
-  irm rules list [-config FILE] [-json]     list indicators, sequences, templates and lists
-With no PATH the built-in rules and the config's [rules] dir are used; PATHs (files or
-directories) replace the rules dir, on top of the built-ins.`
-
-func runRules(args []string) error {
-	if len(args) == 0 {
-		return &exitError{2, rulesUsage}
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "lint":
-		return rulesLint(rest, os.Stdout)
-	case "test":
-		return rulesTest(rest, os.Stdout)
-	case "list":
-		return rulesList(rest, os.Stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Println(rulesUsage)
-		return nil
-	}
-	return &exitError{2, fmt.Sprintf("irm rules: unknown sub-command %q\n%s", sub, rulesUsage)}
-}
-
-// loadRules loads the built-ins plus PATHs, or plus the config's rules dir when there
-// are none. Tests run with dsl.TestOrgDomains and dsl.TestOrgTimezone as the
-// organisation, so that their results do not depend on this appliance's [org] section.
-func loadRules(name string, args []string, extra func(fs *flag.FlagSet)) (*dsl.RuleSet, []string, error) {
-	fs, cfgPath := newFlags("rules " + name)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	cfg, err := loadConfig(*cfgPath)
+// loadRules loads the built-ins plus PATHs (files or directories), or plus the config's
+// rules dir when there are none. Tests run with dsl.TestOrgDomains and
+// dsl.TestOrgTimezone as the organisation, so that their results do not depend on this
+// appliance's [org] section.
+func loadRules(c *Ctx, name string, paths []string) (*dsl.RuleSet, error) {
+	cfg, err := c.Config()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opt := dsl.Options{OrgDomains: cfg.Org.Domains, OrgTimezone: cfg.Org.Timezone}
 	if name == "test" {
 		opt.OrgDomains, opt.OrgTimezone = dsl.TestOrgDomains, dsl.TestOrgTimezone
 	}
-	paths := fs.Args()
 	if len(paths) == 0 {
-		rs, err := dsl.Load(rules.FS, cfg.Rules.Dir, opt)
-		return rs, []string{cfg.Rules.Dir}, err
+		return dsl.Load(rules.FS, cfg.Rules.Dir, opt)
 	}
-	rs, err := dsl.LoadFiles(rules.FS, paths, opt)
-	return rs, paths, err
+	return dsl.LoadFiles(rules.FS, paths, opt)
 }
 
 // loadErrorExit prints a load error as one file:line:col: message line per problem and
@@ -93,57 +56,68 @@ func loadErrorExit(w io.Writer, err error) error {
 	return err
 }
 
-func rulesLint(args []string, w io.Writer) error {
-	rs, _, err := loadRules("lint", args, nil)
-	if err != nil {
-		return loadErrorExit(w, err)
-	}
-	fmt.Fprintf(w, "ok: %d files, %d indicators, %d sequences, %d templates, %d lists, %d tests\n",
-		len(rs.Files()), len(rs.Indicators()), len(rs.Sequences()), len(rs.Templates()), len(rs.Lists()), len(rs.Tests()))
-	return nil
-}
-
-func rulesTest(args []string, w io.Writer) error {
-	rs, _, err := loadRules("test", args, nil)
-	if err != nil {
-		return loadErrorExit(w, err)
-	}
-	passed, failed := 0, 0
-	for _, r := range rs.RunTests() {
-		if r.Pass {
-			passed++
-			continue
+func rulesLintCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		w := c.Stdout
+		rs, err := loadRules(c, "lint", args)
+		if err != nil {
+			return loadErrorExit(w, err)
 		}
-		failed++
-		fmt.Fprintln(w, r.String())
+		fmt.Fprintf(w, "ok: %d files, %d indicators, %d sequences, %d templates, %d lists, %d tests\n",
+			len(rs.Files()), len(rs.Indicators()), len(rs.Sequences()), len(rs.Templates()), len(rs.Lists()), len(rs.Tests()))
+		return nil
 	}
-	fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 {
-		return &exitError{1, ""}
-	}
-	return nil
 }
 
-func rulesList(args []string, w io.Writer) error {
-	var asJSON *bool
-	rs, _, err := loadRules("list", args, func(fs *flag.FlagSet) {
-		asJSON = fs.Bool("json", false, "print JSON")
-	})
-	if err != nil {
-		return loadErrorExit(w, err)
+func rulesTestCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		w := c.Stdout
+		rs, err := loadRules(c, "test", args)
+		if err != nil {
+			return loadErrorExit(w, err)
+		}
+		passed, failed := 0, 0
+		for _, r := range rs.RunTests() {
+			if r.Pass {
+				passed++
+				continue
+			}
+			failed++
+			fmt.Fprintln(w, r.String())
+		}
+		fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
+		if failed > 0 {
+			return &exitError{1, ""}
+		}
+		return nil
 	}
-	if *asJSON {
-		enc := json.NewEncoder(utf8Writer{w})
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{
-			"indicators": rs.Indicators(),
-			"sequences":  rs.Sequences(),
-			"templates":  rs.Templates(),
-			"lists":      rs.Lists(),
-			"functions":  dsl.Functions,
-			"variables":  dsl.Variables(),
-		})
+}
+
+func rulesListCmd(fs *flag.FlagSet) runFunc {
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(c *Ctx, args []string) error {
+		w := c.Stdout
+		rs, err := loadRules(c, "list", args)
+		if err != nil {
+			return loadErrorExit(w, err)
+		}
+		if *asJSON {
+			enc := json.NewEncoder(utf8Writer{w})
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{
+				"indicators": rs.Indicators(),
+				"sequences":  rs.Sequences(),
+				"templates":  rs.Templates(),
+				"lists":      rs.Lists(),
+				"functions":  dsl.Functions,
+				"variables":  dsl.Variables(),
+			})
+		}
+		return printRules(w, rs)
 	}
+}
+
+func printRules(w io.Writer, rs *dsl.RuleSet) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INDICATOR\tCATEGORY\tFEEDS\tTHRESHOLDS\tFIRST_SEEN\tSOURCE\tNAME")
 	for _, i := range rs.Indicators() {

@@ -1,78 +1,54 @@
-package main
+package cli
 
 import (
+	"flag"
 	"fmt"
-	"os"
 
-	"irm/account"
 	"irm/engine"
 )
 
-func init() {
-	register(&command{
-		name:    "settings",
-		summary: "global detection settings: import FILE.toml | export",
-		usage:   "import FILE.toml | export",
-		run:     runSettings,
-	})
+func settingsCmds() []*command {
+	return []*command{
+		{name: "import", summary: "replace the global detection settings with a file's", args: "FILE.toml", setup: settingsImportCmd, remote: true},
+		{name: "export", summary: "print the global detection settings as an importable file", setup: settingsExportCmd, remote: true},
+	}
 }
 
-func runSettings(args []string) error {
-	fs, cfgPath := newFlags("settings")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	sub, rest, err := subcommand(fs, "settings", "import FILE.toml | export")
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	switch sub {
-	case "import":
-		if len(rest) != 1 {
-			return &exitError{2, "irm settings import: want exactly one FILE.toml"}
+func settingsImportCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 1 {
+			return usageError("irm settings import: want exactly one FILE.toml")
 		}
-		data, err := os.ReadFile(rest[0])
+		data, err := c.ReadFile(args[0])
 		if err != nil {
 			return err
 		}
-		log := quietLogger()
-		r, err := engineRules(cfg, log)
+		r, err := c.Rules()
 		if err != nil {
 			return err
 		}
-		s, err := engine.ParseSettings(rest[0], data, r.Current())
+		s, err := engine.ParseSettings(args[0], data, r.Current())
 		if err != nil {
 			return err
 		}
-		db, err := openStoreFor(cfg, log)
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		e, _, err := openEngine(db, cfg, log)
-		if err != nil {
+		if err := e.UpdateSettings(c.Actor, s); err != nil {
 			return err
 		}
-		if err := e.UpdateSettings(account.CLIActor(), s); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "settings imported from %s\n", rest[0])
+		fmt.Fprintf(c.Stderr, "settings imported from %s\n", args[0])
 		return nil
-	case "export":
-		if len(rest) != 0 {
-			return &exitError{2, "irm settings export: takes no arguments"}
+	}
+}
+
+func settingsExportCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 0 {
+			return usageError("irm settings export: takes no arguments")
 		}
-		log := quietLogger()
-		db, err := openStoreFor(cfg, log)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		e, _, err := openEngine(db, cfg, log)
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
@@ -80,8 +56,7 @@ func runSettings(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(out)
+		_, err = c.Stdout.Write(out)
 		return err
 	}
-	return &exitError{2, fmt.Sprintf("irm settings: unknown sub-command %q (import, export)", sub)}
 }
