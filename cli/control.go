@@ -153,6 +153,8 @@ type controlServer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	slots  chan struct{}
+	// allowed decides on a caller's uid (allowedPeer; tests replace it).
+	allowed func(uid int) bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
@@ -180,7 +182,8 @@ func startControl(app *served, log *slog.Logger) (*controlServer, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &controlServer{ln: ln, path: path, app: app, log: log, ctx: ctx, cancel: cancel,
-		slots: make(chan struct{}, maxSessions), conns: map[net.Conn]bool{}}
+		slots: make(chan struct{}, maxSessions), conns: map[net.Conn]bool{},
+		allowed: func(uid int) bool { return allowedPeer(uid, os.Getuid()) }}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -241,7 +244,7 @@ func (s *controlServer) Close(grace time.Duration) {
 
 func (s *controlServer) session(conn *net.UnixConn) {
 	uid, err := peerUID(conn)
-	if err != nil || (uid != os.Getuid() && uid != 0) {
+	if err != nil || !s.allowed(uid) {
 		msg := fmt.Sprintf("irm: the control socket %s is for the account irm serve runs as (uid %d) and root; this process is uid %d", s.path, os.Getuid(), uid)
 		if err != nil {
 			msg = "irm: control socket: " + err.Error()
@@ -279,6 +282,10 @@ func (s *controlServer) session(conn *net.UnixConn) {
 	s.log.Debug("control socket: command", "args", redactArgs(h.Args), "actor", c.Actor, "exit", code,
 		"elapsed", time.Since(start).Round(time.Millisecond))
 }
+
+// allowedPeer: the account serve runs as may use its socket, and root, who can read the
+// database files anyway.
+func allowedPeer(uid, owner int) bool { return uid == owner || uid == 0 }
 
 // redactArgs keeps the command and sub-command only: arguments may name private files.
 func redactArgs(args []string) []string {

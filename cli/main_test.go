@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"irm/config"
 )
 
 // irmBin is the irm binary built once for the tests that run it as a separate process
@@ -14,6 +16,13 @@ import (
 var irmBin string
 
 func TestMain(m *testing.M) {
+	// As main does: the documented default under every config.
+	b, err := os.ReadFile("../config.toml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	config.Default = b
 	dir, err := os.MkdirTemp("", "irm-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
