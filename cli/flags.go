@@ -32,7 +32,8 @@ func (e *enumFlag) Set(s string) error {
 // enum defines an enumerated flag on fs.
 func enum(fs *flag.FlagSet, name, def, usage string, allowed ...string) *string {
 	e := &enumFlag{allowed: allowed, value: def}
-	fs.Var(e, name, usage+" ("+strings.Join(allowed, ", ")+"; any case)")
+	// The backquoted list is what `irm help` shows as the flag's argument.
+	fs.Var(e, name, usage+" (`"+strings.Join(allowed, "|")+"`, any case)")
 	return &e.value
 }
 
