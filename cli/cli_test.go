@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,33 @@ func TestHelpListsFlags(t *testing.T) {
 		_, stderr, code := e.irm(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("irm %s: exit %d, stderr %q; want 2 and %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+}
+
+// TestRootOnServeOwnedDataDir: root may not open a data dir that belongs to the account
+// serve runs as (the files Badger would create as root would lock serve out); that
+// account may, and root may use its own.
+func TestRootOnServeOwnedDataDir(t *testing.T) {
+	dir := t.TempDir()
+	owner := os.Getuid()
+	if owner == 0 {
+		owner = 65534
+		if err := os.Chown(dir, owner, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkOwner(dir, 0)
+	if err == nil || !strings.Contains(err.Error(), "not root: run irm as that account (sudo -u") {
+		t.Fatalf("root on a data dir owned by uid %d: %v", owner, err)
+	}
+	if err := checkOwner(dir, owner); err != nil {
+		t.Errorf("the owner: %v", err)
+	}
+	rootDir := t.TempDir()
+	if os.Getuid() == 0 {
+		if err := checkOwner(rootDir, 0); err != nil {
+			t.Errorf("root on its own dir: %v", err)
 		}
 	}
 }

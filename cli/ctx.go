@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 
 	"irm/account"
 	"irm/config"
@@ -139,8 +142,13 @@ func (c *Ctx) Store() (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openStore(cfg, c.Logger())
+	// Root on a data dir held by serve goes through the socket like anyone: check the
+	// lock before the owner check in openStore would refuse root.
 	var le *store.LockedError
+	if errors.As(store.CheckLocked(cfg.DataDir), &le) {
+		return nil, &serveHolds{cfg: cfg, locked: le}
+	}
+	db, err := openStore(cfg, c.Logger())
 	if errors.As(err, &le) {
 		return nil, &serveHolds{cfg: cfg, locked: le}
 	}
@@ -227,7 +235,32 @@ func (c *Ctx) close() {
 
 // openStore opens the Badger store named by the config.
 func openStore(cfg *config.Config, log *slog.Logger) (*store.DB, error) {
+	if err := checkOwner(cfg.DataDir, os.Getuid()); err != nil {
+		return nil, err
+	}
 	return store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log, AuditKeyFile: cfg.Audit.KeyFile})
+}
+
+// checkOwner refuses root (uid 0) on a data directory that belongs to another account
+// (the one irm serve runs as): files Badger created as root would be unreadable to serve.
+func checkOwner(dir string, uid int) error {
+	if uid != 0 {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	name := strconv.Itoa(int(st.Uid))
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	return fmt.Errorf("data dir %s belongs to %s (uid %d), not root: run irm as that account (sudo -u %s irm ...) "+
+		"so that the files it writes stay usable by irm serve", dir, name, st.Uid, name)
 }
 
 // osFiles is this process's own filesystem.

@@ -338,3 +338,37 @@ func structKeys(t reflect.Type, prefix []string) [][]string {
 	}
 	return out
 }
+
+// The production example loads, and every place it makes irm write (data_dir, the
+// audit key, the drop directories) is writable under deploy/irm.service's
+// ProtectSystem=strict, that is below one of its ReadWritePaths.
+func TestDeployExampleMatchesUnit(t *testing.T) {
+	c, err := Load("../deploy/irm.toml")
+	if err != nil {
+		t.Fatalf("deploy/irm.toml: %v", err)
+	}
+	unit, err := os.ReadFile("../deploy/irm.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writable []string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ReadWritePaths="); ok {
+			writable = append(writable, strings.Fields(v)...)
+		}
+	}
+	if len(writable) == 0 || !strings.Contains(string(unit), "ProtectSystem=strict") {
+		t.Fatalf("deploy/irm.service: no ReadWritePaths under ProtectSystem=strict")
+	}
+	for what, p := range map[string]string{"data_dir": c.DataDir, "audit.key_file": c.Audit.KeyFile, "drop.dir": c.Drop.Dir} {
+		ok := false
+		for _, w := range writable {
+			if rel, err := filepath.Rel(w, p); err == nil && !strings.HasPrefix(rel, "..") {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("deploy/irm.toml %s = %s is not under the unit's ReadWritePaths %v", what, p, writable)
+		}
+	}
+}

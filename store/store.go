@@ -536,6 +536,10 @@ func (db *DB) Restore(r io.Reader) error {
 	return nil
 }
 
+// CheckLocked returns a *LockedError when another process holds the data directory dir,
+// else nil, without opening (or creating) anything.
+func CheckLocked(dir string) error { return lockedBy(dir) }
+
 // lockedBy returns a *LockedError when another process holds dir's lock (Badger takes
 // an exclusive flock on the directory and writes its pid to dir/LOCK), else nil.
 func lockedBy(dir string) error {
