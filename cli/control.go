@@ -153,7 +153,6 @@ type controlServer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	slots  chan struct{}
-	// allowed decides on a caller's uid (allowedPeer; tests replace it).
 	allowed func(uid int) bool
 
 	mu    sync.Mutex
@@ -162,8 +161,9 @@ type controlServer struct {
 }
 
 // startControl listens on the control socket (replacing one left by a killed serve:
-// whoever holds the database owns the socket beside it).
-func startControl(app *served, log *slog.Logger) (*controlServer, error) {
+// whoever holds the database owns the socket beside it). allowed decides on a caller's
+// uid; nil is allowedPeer for the account serve runs as.
+func startControl(app *served, log *slog.Logger, allowed func(uid int) bool) (*controlServer, error) {
 	path := ControlSocket(app.cfg)
 	if len(path) > 107 {
 		return nil, fmt.Errorf("control socket %s: the path is longer than a Unix socket allows (107 bytes); use a shorter data_dir", path)
@@ -183,7 +183,10 @@ func startControl(app *served, log *slog.Logger) (*controlServer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &controlServer{ln: ln, path: path, app: app, log: log, ctx: ctx, cancel: cancel,
 		slots: make(chan struct{}, maxSessions), conns: map[net.Conn]bool{},
-		allowed: func(uid int) bool { return allowedPeer(uid, os.Getuid()) }}
+		allowed: allowed}
+	if s.allowed == nil {
+		s.allowed = func(uid int) bool { return allowedPeer(uid, os.Getuid()) }
+	}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil

@@ -322,7 +322,8 @@ func TestControlSocketRefusesOtherUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctl, err := startControl(&served{cfg: cfg, db: db}, discardLogger())
+	seen := make(chan int, 1)
+	ctl, err := startControl(&served{cfg: cfg, db: db}, discardLogger(), func(uid int) bool { seen <- uid; return false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +332,6 @@ func TestControlSocketRefusesOtherUsers(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("control socket %s: mode %v, %v", ctl.path, fi.Mode(), err)
 	}
-	var seen []int
-	ctl.allowed = func(uid int) bool { seen = append(seen, uid); return false }
 	conn, err := net.Dial("unix", ctl.path)
 	if err != nil {
 		t.Fatal(err)
@@ -347,8 +346,8 @@ func TestControlSocketRefusesOtherUsers(t *testing.T) {
 	if err != nil || typ != frameExit || code[3] != 1 {
 		t.Fatalf("refusal exit: %q %v %v", typ, code, err)
 	}
-	if len(seen) != 1 || seen[0] != os.Getuid() {
-		t.Errorf("peer uid seen %v, want [%d]", seen, os.Getuid())
+	if uid := <-seen; uid != os.Getuid() {
+		t.Errorf("peer uid seen %d, want %d", uid, os.Getuid())
 	}
 }
 

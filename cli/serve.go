@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	defer func() { cancel(); <-anchorDone }() // before the store closes
 
 	// The other irm commands reach the database through serve while it holds it.
-	ctl, err := startControl(&served{cfg: cfg, db: db, eng: eng, rules: rules}, log)
+	ctl, err := startControl(&served{cfg: cfg, db: db, eng: eng, rules: rules}, log, nil)
 	if err != nil {
 		return err
 	}
