@@ -146,13 +146,13 @@ func parseReply(p []byte) ([]byte, error) {
 
 // controlServer accepts commands on the control socket while serve runs.
 type controlServer struct {
-	ln     *net.UnixListener
-	path   string
-	app    *served
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	slots  chan struct{}
+	ln      *net.UnixListener
+	path    string
+	app     *served
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	slots   chan struct{}
 	allowed func(uid int) bool
 
 	mu    sync.Mutex
