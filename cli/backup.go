@@ -100,6 +100,9 @@ func restore(c *Ctx, cfg *config.Config, src string, force bool) error {
 	r = io.TeeReader(r, sum)
 
 	dataDir := filepath.Clean(cfg.DataDir)
+	if err := store.CheckLocked(dataDir); err != nil {
+		return fmt.Errorf("%w: restore replaces the whole database; stop irm serve first", err)
+	}
 	var replaced *store.AuditHead
 	empty, err := dirEmpty(dataDir)
 	if err != nil {

@@ -199,8 +199,10 @@ func TestEveryCommandThroughControlSocket(t *testing.T) {
 	if _, stderr, code := e.irm(t, "ingest", "-once"); code != 1 || !strings.Contains(stderr, "irm serve ingests the drop directories itself") {
 		t.Errorf("ingest while serving: exit %d %s", code, stderr)
 	}
-	if _, stderr, code := e.irm(t, "restore", "-force", candidate); code != 1 || !strings.Contains(stderr, "stop irm serve first") {
-		t.Errorf("restore while serving: exit %d %s", code, stderr)
+	for _, args := range [][]string{{"restore", "-force", candidate}, {"restore", candidate}} {
+		if _, stderr, code := e.irm(t, args...); code != 1 || !strings.Contains(stderr, "stop irm serve first") {
+			t.Errorf("irm %v while serving: exit %d %s", args, code, stderr)
+		}
 	}
 	if _, stderr, code := e.irm(t, "serve"); code != 1 || !strings.Contains(stderr, "is irm serve already running?") || !strings.Contains(stderr, "pid") {
 		t.Errorf("a second serve: exit %d %s", code, stderr)
