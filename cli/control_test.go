@@ -204,6 +204,13 @@ func TestEveryCommandThroughControlSocket(t *testing.T) {
 			t.Errorf("irm %v while serving: exit %d %s", args, code, stderr)
 		}
 	}
+	before, _ := filepath.Glob(filepath.Join(e.drop, "*", "*"))
+	if _, stderr, code := e.irm(t, "demo", "-background", "clean", "-users", "30", "-days", "21"); code != 1 || !strings.Contains(stderr, "stop the running one first") {
+		t.Errorf("demo while serving: exit %d %s", code, stderr)
+	}
+	if after, _ := filepath.Glob(filepath.Join(e.drop, "*", "*")); len(after) != len(before) {
+		t.Errorf("demo while serving wrote into the drop directories: %d entries, then %d", len(before), len(after))
+	}
 	if _, stderr, code := e.irm(t, "serve"); code != 1 || !strings.Contains(stderr, "is irm serve already running?") || !strings.Contains(stderr, "pid") {
 		t.Errorf("a second serve: exit %d %s", code, stderr)
 	}

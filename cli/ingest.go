@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -88,6 +89,6 @@ func ingestCmd(fs *flag.FlagSet) runFunc {
 }
 
 // cliLogger is the logger of every long-running command: text lines, info and up.
-func cliLogger(w interface{ Write([]byte) (int, error) }) *slog.Logger {
+func cliLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
