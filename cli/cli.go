@@ -124,6 +124,12 @@ func execute(c *Ctx, args []string) (int, *serveHolds) {
 		cmd, args = sub, args[1:]
 	}
 	name := strings.Join(path, " ")
+	if c.server != nil && !cmd.remote {
+		// Only a caller that is not this irm sends such a command: ours forward remote
+		// commands only.
+		fmt.Fprintf(c.Stderr, "irm %s: does not run inside irm serve; stop serve to run it\n", name)
+		return 2, nil
+	}
 	c.command = name
 	c.remoteOK = cmd.remote
 	fs := newFlagSet(name, c.Stderr)

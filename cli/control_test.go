@@ -371,3 +371,47 @@ func loadTestConfig(t *testing.T, e *testEnv) *config.Config {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestControlSocketRunsRemoteCommandsOnly: a caller that asks serve to run a command
+// that must not run inside it (serve itself, ingest, restore) is refused.
+func TestControlSocketRunsRemoteCommandsOnly(t *testing.T) {
+	e := newTestEnv(t, "")
+	cfg := loadTestConfig(t, e)
+	db, err := openStore(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctl, err := startControl(&served{cfg: cfg, db: db}, discardLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close(time.Second)
+	for _, args := range [][]string{{"serve"}, {"ingest", "-once"}, {"restore", "x.bak"}, {"demo"}} {
+		conn, err := net.Dial("unix", ctl.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := json.Marshal(hello{Args: args})
+		writeFrame(conn, frameHello, h)
+		r := bufio.NewReader(conn)
+		var stderr string
+		code := -1
+		for code < 0 {
+			typ, p, err := readFrame(r)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			switch typ {
+			case frameStderr:
+				stderr += string(p)
+			case frameExit:
+				code = int(p[3])
+			}
+		}
+		conn.Close()
+		if code != 2 || !strings.Contains(stderr, "does not run inside irm serve") {
+			t.Errorf("%v through the socket: exit %d %q", args, code, stderr)
+		}
+	}
+}
