@@ -40,18 +40,21 @@ func appendAudit(db *store.DB, actor, category, activity, target string, before,
 // CLIActor names the person at the terminal in the audit log: "cli:" and the operating
 // system account running the command, or, when that is root through sudo, the account
 // that ran sudo (SUDO_USER is trusted only from root, who could write anything anyway).
-func CLIActor() string {
+func CLIActor() string { return CLIActorFor(os.Getuid(), os.Getenv("SUDO_USER")) }
+
+// CLIActorFor is CLIActor for the process with this uid and SUDO_USER: a command run
+// inside `irm serve` through its control socket is recorded as its caller, the uid
+// taken from the socket's peer credentials.
+func CLIActorFor(uid int, sudoUser string) string {
 	name := ""
-	if u, err := user.Current(); err == nil {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		name = u.Username
-		if u.Uid == "0" {
-			if s := os.Getenv("SUDO_USER"); s != "" {
-				name = s
-			}
-		}
+	}
+	if uid == 0 && sudoUser != "" {
+		name = sudoUser
 	}
 	if name == "" {
-		name = "uid" + strconv.Itoa(os.Getuid())
+		name = "uid" + strconv.Itoa(uid)
 	}
 	return "cli:" + name
 }

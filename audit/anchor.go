@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"log/syslog"
+	"sync/atomic"
 	"time"
 
 	"irm/config"
@@ -20,7 +21,12 @@ type Anchor struct {
 	syslog string // config audit.syslog; "" = process log only
 	w      *syslog.Writer
 	last   store.AuditHead
+	// failures counts heads that could not be sent to syslog (exposed as a metric).
+	failures atomic.Uint64
 }
+
+// SyslogFailures is the number of chain heads that could not be delivered to syslog.
+func (a *Anchor) SyslogFailures() uint64 { return a.failures.Load() }
 
 // NewAnchor returns an anchor for db writing to log and the syslog URL (may be "").
 func NewAnchor(db *store.DB, log *slog.Logger, syslogURL string) *Anchor {
@@ -55,6 +61,7 @@ func (a *Anchor) Write(why string) (store.AuditHead, error) {
 		}
 		if a.w, err = syslog.Dial(network, addr, syslog.LOG_INFO|syslog.LOG_AUTHPRIV, "irm"); err != nil {
 			a.w = nil
+			a.failures.Add(1)
 			a.log.Warn("audit: syslog unreachable; the head is only in this log", "syslog", a.syslog, "err", err)
 			return h, fmt.Errorf("syslog %s: %w", a.syslog, err)
 		}
@@ -62,6 +69,7 @@ func (a *Anchor) Write(why string) (store.AuditHead, error) {
 	if err := a.w.Info(AnchorLine(h, why)); err != nil {
 		a.w.Close()
 		a.w = nil
+		a.failures.Add(1)
 		a.log.Warn("audit: syslog write failed; the head is only in this log", "syslog", a.syslog, "err", err)
 		return h, fmt.Errorf("syslog %s: %w", a.syslog, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +65,10 @@ type Config struct {
 
 	// SMTP is the mail server notices to users are sent through ("" host: none).
 	SMTP SMTP `toml:"smtp"`
+	Metrics struct {
+		// Allow lists the client addresses (IPs or CIDR ranges) that may read /metrics.
+		Allow []string `toml:"allow"`
+	} `toml:"metrics"`
 
 	HR struct {
 		// Columns maps a canonical HR column name to the name used in the files.
@@ -206,7 +211,29 @@ func (c *Config) Validate() error {
 	if err := checkTimezone(c.Org.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("org.timezone: %w", err))
 	}
+	if _, err := c.MetricsAllow(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// MetricsAllow parses metrics.allow: each entry an IP address ("10.0.0.5") or a CIDR
+// range ("10.0.0.0/24").
+func (c *Config) MetricsAllow() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range c.Metrics.Allow {
+		a = strings.TrimSpace(a)
+		if p, err := netip.ParsePrefix(a); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("metrics.allow: %q is neither an IP address nor a CIDR range (e.g. \"10.0.0.5\" or \"10.0.0.0/24\")", a)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // SyslogAddr splits an audit.syslog value into the network and address of

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // The tests load the real config.toml from the repository root, as main embeds it.
@@ -292,5 +294,81 @@ func TestDefaultFileIsValidOverride(t *testing.T) {
 	p := writeConfig(t, string(Default))
 	if _, err := Load(p); err != nil {
 		t.Fatalf("config.toml as an override file: %v", err)
+	}
+}
+
+// ...and every key of the Config struct is in config.toml, documented there: a key
+// added to the struct but not to the file would be an undocumented default.
+func TestEveryConfigKeyIsInDefaultFile(t *testing.T) {
+	var c Config
+	md, err := toml.Decode(string(Default), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := structKeys(reflect.TypeOf(c), nil)
+	if len(keys) < 20 {
+		t.Fatalf("found only %d keys in Config: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !md.IsDefined(k...) {
+			t.Errorf("Config key %q is not in config.toml", strings.Join(k, "."))
+		}
+	}
+}
+
+// structKeys lists the dotted TOML keys of a struct type: nested structs are tables,
+// everything else (maps included) a key; fields tagged "-" are not configuration.
+func structKeys(t reflect.Type, prefix []string) [][]string {
+	var out [][]string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		key := append(append([]string(nil), prefix...), name)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, structKeys(f.Type, key)...)
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+// The production example loads, and every place it makes irm write (data_dir, the
+// audit key, the drop directories) is writable under deploy/irm.service's
+// ProtectSystem=strict, that is below one of its ReadWritePaths.
+func TestDeployExampleMatchesUnit(t *testing.T) {
+	c, err := Load("../deploy/irm.toml")
+	if err != nil {
+		t.Fatalf("deploy/irm.toml: %v", err)
+	}
+	unit, err := os.ReadFile("../deploy/irm.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writable []string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ReadWritePaths="); ok {
+			writable = append(writable, strings.Fields(v)...)
+		}
+	}
+	if len(writable) == 0 || !strings.Contains(string(unit), "ProtectSystem=strict") {
+		t.Fatalf("deploy/irm.service: no ReadWritePaths under ProtectSystem=strict")
+	}
+	for what, p := range map[string]string{"data_dir": c.DataDir, "audit.key_file": c.Audit.KeyFile, "drop.dir": c.Drop.Dir} {
+		ok := false
+		for _, w := range writable {
+			if rel, err := filepath.Rel(w, p); err == nil && !strings.HasPrefix(rel, "..") {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("deploy/irm.toml %s = %s is not under the unit's ReadWritePaths %v", what, p, writable)
+		}
 	}
 }

@@ -64,10 +64,39 @@ func TestReloader(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	defer func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the reloader did not stop within 30 s of its context's end")
 		}
 	}()
+
+	// Every wait has a deadline: a reload that never comes fails the test in seconds
+	// instead of hanging until go test's 30-minute limit.
+	const wait = 30 * time.Second
+	nextReload := func(what string) *dsl.RuleSet {
+		t.Helper()
+		select {
+		case rs := <-reloaded:
+			return rs
+		case <-time.After(wait):
+			t.Fatalf("no reload within %s after %s (last error %v)", wait, what, r.LastError())
+			return nil
+		}
+	}
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out after %s waiting for %s", wait, what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 
 	print := &event.Event{Feed: "audit", Operation: "FilePrinted", Size: 5000}
 	write := func(text string) {
@@ -85,7 +114,7 @@ func TestReloader(t *testing.T) {
 
 	// 1. A new custom indicator takes effect.
 	write(strings.Replace(customIndicator, "%d", "1000", 1))
-	rs := <-reloaded
+	rs := nextReload("adding custom.toml")
 	if rs.Indicator("big_print") == nil || r.Current() != rs || r.LastError() != nil {
 		t.Fatalf("new indicator not active (last error %v)", r.LastError())
 	}
@@ -95,22 +124,18 @@ func TestReloader(t *testing.T) {
 
 	// 2. A broken version leaves the last good set active and reports the error.
 	write(strings.Replace(customIndicator, "%d", `"many"`, 1))
-	for r.LastError() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil("the broken file's error", func() bool { return r.LastError() != nil })
 	if !strings.Contains(r.LastError().Error(), "custom.toml:7:") {
 		t.Errorf("error does not point into the file: %v", r.LastError())
 	}
 	if r.Current() != rs {
 		t.Error("the broken file replaced the active set")
 	}
-	for !strings.Contains(logs.String(), "reload failed") {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil("the reload failure to be logged", func() bool { return strings.Contains(logs.String(), "reload failed") })
 
 	// 3. The fixed version replaces it.
 	write(strings.Replace(customIndicator, "%d", "10000", 1))
-	rs2 := <-reloaded
+	rs2 := nextReload("fixing custom.toml")
 	if r.LastError() != nil || r.Current() != rs2 {
 		t.Fatalf("fixed file not active: %v", r.LastError())
 	}
@@ -122,7 +147,7 @@ func TestReloader(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "custom.toml")); err != nil {
 		t.Fatal(err)
 	}
-	if rs3 := <-reloaded; rs3.Indicator("big_print") != nil {
+	if rs3 := nextReload("removing custom.toml"); rs3.Indicator("big_print") != nil {
 		t.Error("indicator still there after its file was removed")
 	}
 }

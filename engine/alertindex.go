@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -503,43 +501,6 @@ func LoadAlerts(db *store.DB) ([]Alert, error) {
 	})
 	sortAlerts(out)
 	return out, err
-}
-
-// writeAlertSnapshot writes the stored alerts as one JSON array to path (temporary file,
-// then rename, so a reader never sees half a file). The stored documents are the
-// alerts' JSON form already: they are copied, not decoded and encoded again.
-func writeAlertSnapshot(db *store.DB, path string) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("alert snapshot: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<16)
-	w.WriteByte('[')
-	n := 0
-	err = db.Alerts(func(_ string, val []byte) error {
-		if n > 0 {
-			w.WriteByte(',')
-		}
-		n++
-		_, err := w.Write(val)
-		return err
-	})
-	if err == nil {
-		w.WriteByte(']')
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("alert snapshot: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("alert snapshot: %w", err)
-	}
-	return nil
 }
 
 // ForViewer returns the alert as a viewer sees it: the user shown as who (a pseudonym

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -104,8 +103,7 @@ type Engine struct {
 
 	pending  []store.Doc
 	dirty    chan struct{}
-	snapshot string // alerts mirror file; "" = none
-	syncNext bool   // the pending documents record a person's action: sync them
+	syncNext bool // the pending documents record a person's action: sync them
 }
 
 type pairKey struct{ user, policy string }
@@ -908,49 +906,11 @@ func (e *Engine) flushDocs() error {
 		put = e.db.PutDocs
 		e.syncNext = false
 	}
-	if err := put(docs); err != nil {
-		return err
-	}
-	return e.writeSnapshot()
-}
-
-// writeSnapshot writes every alert to the snapshot file (temporary file, then rename,
-// so a reader never sees half a file).
-func (e *Engine) writeSnapshot() error {
-	if e.snapshot == "" {
-		return nil
-	}
-	return writeAlertSnapshot(e.db, e.snapshot)
-}
-
-// ReadSnapshot reads an alert snapshot file written by a running engine.
-func ReadSnapshot(path string) ([]Alert, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []Alert
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("alert snapshot %s: %w", path, err)
-	}
-	sortAlerts(out)
-	return out, nil
+	return put(docs)
 }
 
 func (e *Engine) audit(actor, category, activity, target string, before, after any, details string) {
 	if _, err := e.db.Audit(actor, category, activity, target, before, after, details); err != nil {
 		e.log.Error("audit", "activity", activity, "target", target, "err", err)
-	}
-}
-
-// SetSnapshot makes the engine mirror every alert change into a JSON file at path, so
-// that `irm alerts` can read alerts while another process holds the database.
-// It writes the snapshot at once, so that a serve with no alerts yet still has one.
-func (e *Engine) SetSnapshot(path string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.snapshot = path
-	if err := e.writeSnapshot(); err != nil {
-		e.log.Error("alert snapshot", "err", err)
 	}
 }

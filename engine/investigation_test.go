@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -258,11 +257,9 @@ func TestPartialAlertsAfterRestart(t *testing.T) {
 	if a.Status != StatusNeedsReview || len(a.History) < 3 || len(a.EventIDs) == 0 {
 		t.Fatalf("reopened: %s, %d history entries", a.Status, len(a.History))
 	}
-	snap := filepath.Join(t.TempDir(), "alerts.json")
-	e2.SetSnapshot(snap)
-	list, err := ReadSnapshot(snap)
-	if err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(a Alert) bool { return a.ID == id && a.Status == StatusNeedsReview }) {
-		t.Fatalf("snapshot: %v %+v", err, list)
+	list := e2.Alerts(AlertFilter{})
+	if len(list) != 2 || !slices.ContainsFunc(list, func(a Alert) bool { return a.ID == id && a.Status == StatusNeedsReview }) {
+		t.Fatalf("alerts after reopening: %+v", list)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 // BenchmarkDropToAlertLatency measures, through the real pipeline (watcher with the
 // default 500 ms settle time, parser, Badger, engine), the time from the rename of an
 // audit drop file to its alert being readable the way `irm alerts` reads it while
-// `irm serve` holds the database (the engine's alert snapshot file). Each iteration
+// `irm serve` holds the database (from the running engine, over the control socket).
+// Each iteration
 // drops one file of 30 USB copies by a different user who has resigned. Run with
 // -benchtime=100x; it reports p50, p99 and max in ms.
 func BenchmarkDropToAlertLatency(b *testing.B) {
@@ -25,8 +26,6 @@ func BenchmarkDropToAlertLatency(b *testing.B) {
 	db := openTestDB(b, filepath.Join(dir, "data"))
 	defer db.Close()
 	e := engineOver(b, db)
-	snap := filepath.Join(dir, "alerts.json")
-	e.SetSnapshot(snap)
 	mustPolicies(b, e, departingPolicy)
 	users := make([]string, b.N)
 	var hr []event.Event
@@ -77,8 +76,7 @@ func BenchmarkDropToAlertLatency(b *testing.B) {
 					moved = time.Since(start)
 				}
 			}
-			as, _ := ReadSnapshot(snap)
-			if slices.ContainsFunc(as, func(a Alert) bool { return a.User == u }) {
+			if len(e.Alerts(AlertFilter{User: u})) > 0 {
 				break
 			}
 			if time.Since(start) > 30*time.Second {

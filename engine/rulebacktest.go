@@ -626,12 +626,15 @@ func localDayStart(d int32, loc *time.Location) time.Time {
 // defines, compiled with the rules directory as if the file were saved there (under its
 // base name, replacing a file of that name). It returns the rule set to replay and the
 // ids.
-func RuleBacktestTargets(r *dsl.Reloader, arg string) (*dsl.RuleSet, []string, error) {
+func RuleBacktestTargets(r *dsl.Reloader, arg string, readFile func(string) ([]byte, error)) (*dsl.RuleSet, []string, error) {
 	rs := r.Current()
 	if rs.Indicator(arg) != nil || rs.Sequence(arg) != nil {
 		return rs, []string{arg}, nil
 	}
-	text, err := os.ReadFile(arg)
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	text, err := readFile(arg)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%q is neither an indicator or sequence (irm rules list) nor a rule file", arg)

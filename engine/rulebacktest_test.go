@@ -239,23 +239,23 @@ func TestBacktestRuleSequence(t *testing.T) {
 // every indicator and sequence of a file compiled with the rules directory.
 func TestRuleBacktestTargets(t *testing.T) {
 	_, _, r := ruleBacktestEnv(t)
-	rs, ids, err := RuleBacktestTargets(r, "copy_to_usb")
+	rs, ids, err := RuleBacktestTargets(r, "copy_to_usb", nil)
 	if err != nil || rs != r.Current() || len(ids) != 1 {
 		t.Fatalf("id: %v %v", ids, err)
 	}
 	f := filepath.Join(t.TempDir(), "zip.toml")
 	os.WriteFile(f, []byte(zipUpload), 0o644)
-	rs, ids, err = RuleBacktestTargets(r, f)
+	rs, ids, err = RuleBacktestTargets(r, f, nil)
 	if err != nil || strings.Join(ids, ",") != "zip_upload,new_upload_site" || rs.Indicator("zip_upload") == nil {
 		t.Fatalf("file: %v %v", ids, err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte(strings.Replace(zipUpload, `endsWith(".zip")`, `endsWith(7)`, 1)), 0o644)
 	var le *dsl.LoadError
-	if _, _, err := RuleBacktestTargets(r, bad); !errors.As(err, &le) || le.Diags[0].Line != 6 {
+	if _, _, err := RuleBacktestTargets(r, bad, nil); !errors.As(err, &le) || le.Diags[0].Line != 6 {
 		t.Fatalf("a file with a type error: %v", err)
 	}
-	if _, _, err := RuleBacktestTargets(r, "no_such_thing"); err == nil || !strings.Contains(err.Error(), "neither an indicator") {
+	if _, _, err := RuleBacktestTargets(r, "no_such_thing", nil); err == nil || !strings.Contains(err.Error(), "neither an indicator") {
 		t.Fatalf("unknown: %v", err)
 	}
 }

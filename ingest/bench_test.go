@@ -16,13 +16,17 @@ import (
 )
 
 // BenchmarkIngestAudit ingests 200,000 realistic audit records (~570 bytes each, unique
-// Ids, 10 JSON-lines drop files) into a fresh Badger directory per iteration: claim,
+// Ids, 10 JSON-lines drop files; IRM_BENCH_RECORDS overrides the count, as CI does to
+// run every benchmark once quickly) into a fresh Badger directory per iteration: claim,
 // digest, parse, commit with sync, ledger, move. It reports records/s and the process's
 // peak RSS (VmHWM, which includes the test binary itself).
 //
 //	go test -run '^$' -bench IngestAudit -benchtime 3x ./ingest/
 func BenchmarkIngestAudit(b *testing.B) {
-	const records, files = 200000, 10
+	records, files := 200000, 10
+	if v, err := strconv.Atoi(os.Getenv("IRM_BENCH_RECORDS")); err == nil && v >= files {
+		records = v - v%files
+	}
 	TuneRuntime() // the settings of irm serve and irm ingest
 	var total, cpu time.Duration
 	for it := 0; it < b.N; it++ {

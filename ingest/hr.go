@@ -265,7 +265,7 @@ func recognizeHRHeader(names []string, remap map[string]string) (*hrHeader, erro
 		need = hrResignationDate
 	}
 	if !h.has(need) {
-		return nil, fmt.Errorf("HR header %q: %s needs a %s column%s", strings.Join(h.names, ","), h.scenario, need, remapHint(remap, need))
+		return nil, fmt.Errorf("HR header %q: %s needs the %s column%s", strings.Join(h.names, ","), h.scenario, need, remapHint(remap, need))
 	}
 	return h, nil
 }

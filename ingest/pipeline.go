@@ -29,6 +29,37 @@ type Options struct {
 	Logger            *slog.Logger  // nil = discard
 	Progress          io.Writer     // nil = none; else a progress line every 2s while busy
 	BatchSize         int           // events per store commit; 0 = 5000
+	// OnFile (may be nil) is told about every file done with: ingested, failed, or a
+	// duplicate of one already ingested. Called from the ingester's goroutines, serially.
+	OnFile func(FileResult)
+	// StopGrace is how long, once the context of Run or Once is cancelled, the file in
+	// hand may take to finish (no new file is taken) before ingest stops at a batch
+	// boundary and leaves it claimed for the next start. 0 = 20 s.
+	StopGrace time.Duration
+}
+
+// FileResult is what became of one drop file.
+type FileResult struct {
+	Feed, Name                           string
+	Records, Added, Duplicates, Rejected int
+	Failed                               bool // moved to failed/: not readable as its feed
+	DuplicateFile                        bool // the same content was ingested before
+	// Arrived is the file's modification time when it was claimed: when the exporter
+	// finished writing it (a rename into place keeps it). Done is when its records were
+	// stored and the file moved.
+	Arrived, Done time.Time
+}
+
+// DefaultStopGrace is StopGrace's default.
+const DefaultStopGrace = 20 * time.Second
+
+// drainContext returns a context that ends grace after ctx does. The ingester stops
+// taking files when ctx ends and parses the file in hand under the returned context,
+// so that a graceful stop finishes it rather than leaving it half ingested.
+func drainContext(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return hard, func() { stop(); cancel() }
 }
 
 // Summary counts what a run of the ingester did.
@@ -84,6 +115,9 @@ func New(db *store.DB, opt Options) (*Ingester, error) {
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 5000
+	}
+	if opt.StopGrace <= 0 {
+		opt.StopGrace = DefaultStopGrace
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -160,8 +194,10 @@ func (in *Ingester) Once(ctx context.Context) (Summary, error) {
 	// subscribers have seen every batch.
 	defer in.startNotifier()()
 
+	hard, release := drainContext(ctx, in.opt.StopGrace)
+	defer release()
 	in.retireProcessed()
-	if err := in.recoverClaimed(ctx); err != nil {
+	if err := in.recoverClaimed(ctx, hard); err != nil {
 		return in.summary(start), err
 	}
 	for {
@@ -172,7 +208,7 @@ func (in *Ingester) Once(ctx context.Context) (Summary, error) {
 		if len(ready) == 0 && wait == 0 {
 			return in.summary(start), nil
 		}
-		if err := in.processAll(ctx, ready); err != nil {
+		if err := in.processAll(ctx, hard, ready); err != nil {
 			return in.summary(start), err
 		}
 		if len(ready) == 0 {
@@ -274,7 +310,9 @@ func (in *Ingester) scan() (ready []candidate, wait time.Duration, err error) {
 
 // processAll claims and ingests files in order. A file that vanished (taken by hand) is
 // skipped; a store error stops the pass and leaves the file claimed for the next one.
-func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
+// When ctx ends no further file is claimed; the file in hand is parsed under hard (see
+// drainContext).
+func (in *Ingester) processAll(ctx, hard context.Context, files []candidate) error {
 	p := in.startCommitter()
 	for _, c := range files {
 		if err := ctx.Err(); err != nil {
@@ -293,7 +331,7 @@ func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
 			}
 			return p.stop(err)
 		}
-		if err := in.ingestFile(ctx, p, c.feed, path); err != nil {
+		if err := in.ingestFile(hard, p, c.feed, path); err != nil {
 			return p.stop(err)
 		}
 	}
@@ -303,9 +341,12 @@ func (in *Ingester) processAll(ctx context.Context, files []candidate) error {
 // recoverClaimed re-ingests files left in claim directories by a crash or a store
 // error. Their records may be partly stored; dedup by event ID makes the re-run add
 // exactly the missing ones.
-func (in *Ingester) recoverClaimed(ctx context.Context) error {
+func (in *Ingester) recoverClaimed(ctx, hard context.Context) error {
 	p := in.startCommitter()
 	for _, f := range event.Feeds {
+		if err := ctx.Err(); err != nil {
+			return p.stop(err)
+		}
 		dir := filepath.Join(in.opt.DropDir, f, ClaimedDir)
 		ents, err := os.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -318,8 +359,11 @@ func (in *Ingester) recoverClaimed(ctx context.Context) error {
 			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
+			if err := ctx.Err(); err != nil {
+				return p.stop(err)
+			}
 			in.log.Info("resuming claimed file", "feed", f, "file", e.Name())
-			if err := in.ingestFile(ctx, p, f, filepath.Join(dir, e.Name())); err != nil {
+			if err := in.ingestFile(hard, p, f, filepath.Join(dir, e.Name())); err != nil {
 				return p.stop(err)
 			}
 		}
@@ -348,7 +392,7 @@ func (e *errStore) Unwrap() error { return e.err }
 // fileJob is one claimed file on its way through the committer.
 type fileJob struct {
 	feed, path, name string
-	t0               time.Time
+	t0, arrived      time.Time
 	rec              store.FileRecord
 	counts           fileCounts
 	rejects          []RecordError
@@ -368,6 +412,10 @@ func (in *Ingester) ingestFile(ctx context.Context, p *committer, feed, path str
 	feedDir := filepath.Join(in.opt.DropDir, feed)
 	t0 := time.Now()
 	started := t0
+	arrived := t0
+	if fi, err := os.Stat(path); err == nil {
+		arrived = fi.ModTime()
+	}
 	digest, size, err := digestFile(path)
 	if err != nil {
 		return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
@@ -391,6 +439,7 @@ func (in *Ingester) ingestFile(ctx context.Context, p *committer, feed, path str
 		}
 		in.files.Add(1)
 		in.dupFiles.Add(1)
+		in.report(FileResult{Feed: feed, Name: name, DuplicateFile: true, Arrived: arrived, Done: time.Now()})
 		in.log.Info("duplicate file: already ingested", "feed", feed, "file", name, "moved_to", dst,
 			"first_name", rec.Name, "first_finished", rec.Finished, "digest", digest)
 		return nil
@@ -398,7 +447,7 @@ func (in *Ingester) ingestFile(ctx context.Context, p *committer, feed, path str
 	if found && rec.Finished.IsZero() && !rec.Started.IsZero() {
 		started = rec.Started // resuming after a crash: keep the first start
 	}
-	job := &fileJob{feed: feed, path: path, name: name, t0: t0,
+	job := &fileJob{feed: feed, path: path, name: name, t0: t0, arrived: arrived,
 		rec: store.FileRecord{Digest: digest, Feed: feed, Name: name, Size: size, Started: started}}
 	if err := in.db.LedgerPut(job.rec); err != nil {
 		return fmt.Errorf("ingest %s/%s: ledger: %w", feed, name, err)
@@ -421,6 +470,12 @@ func (in *Ingester) ingestFile(ctx context.Context, p *committer, feed, path str
 }
 
 var errOpen = errors.New("open")
+
+func (in *Ingester) report(r FileResult) {
+	if in.opt.OnFile != nil {
+		in.opt.OnFile(r)
+	}
+}
 
 // parse parses the file and hands its records to the committer in batches.
 func (in *Ingester) parse(ctx context.Context, p *committer, job *fileJob) error {
@@ -493,6 +548,8 @@ func (in *Ingester) finishFile(job *fileJob) error {
 			return fmt.Errorf("ingest %s/%s: %w", feed, name, err)
 		}
 		in.failed.Add(1)
+		in.report(FileResult{Feed: feed, Name: name, Records: counts.records, Added: counts.added, Duplicates: counts.dups,
+			Rejected: len(job.rejects), Failed: true, Arrived: job.arrived, Done: rec.Finished})
 		in.log.Warn("file failed", "feed", feed, "file", name, "moved_to", dst, "err", job.perr)
 		return nil
 	}
@@ -507,6 +564,8 @@ func (in *Ingester) finishFile(job *fileJob) error {
 	}
 	in.files.Add(1)
 	in.rejected.Add(int64(len(job.rejects)))
+	in.report(FileResult{Feed: feed, Name: name, Records: counts.records, Added: counts.added, Duplicates: counts.dups,
+		Rejected: len(job.rejects), Arrived: job.arrived, Done: rec.Finished})
 	lvl := slog.LevelInfo
 	if len(job.rejects) > 0 {
 		lvl = slog.LevelWarn

@@ -427,10 +427,10 @@ func TestFreeName(t *testing.T) {
 	}
 }
 
-// A cancelled context stops at a batch boundary and leaves the file claimed, to be
-// finished by the next run.
-func TestCancelLeavesFileClaimed(t *testing.T) {
-	r := newRig(t, func(o *Options) { o.BatchSize = 100 })
+// Once the stop grace has passed, a cancelled context stops at a batch boundary and
+// leaves the file claimed, to be finished by the next run.
+func TestCancelAfterGraceLeavesFileClaimed(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.BatchSize = 100; o.StopGrace = time.Nanosecond })
 	r.drop_("audit", "big.json", auditLines("cancel", 0, 2000))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.in.OnCommit(func([]event.Event) { cancel() })
@@ -444,5 +444,32 @@ func TestCancelLeavesFileClaimed(t *testing.T) {
 	sum := r.once()
 	if sum.Files != 1 || len(r.ids()) != 2000 {
 		t.Fatalf("resume: %+v, %d stored", sum, len(r.ids()))
+	}
+}
+
+// Within the stop grace, a cancelled context finishes the file in hand and takes no
+// other: a graceful stop leaves nothing half ingested.
+func TestCancelFinishesFileInHand(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.BatchSize = 100 })
+	r.drop_("audit", "big.json", auditLines("cancel", 0, 2000))
+	r.drop_("audit", "next.json", auditLines("cancel", 2000, 2100))
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(filepath.Join(r.drop, "audit", "next.json"), later, later)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.in.OnCommit(func([]event.Event) { cancel() })
+	if _, err := r.in.Once(ctx); err == nil {
+		t.Fatal("Once returned no error after cancel")
+	}
+	if got := r.list("audit", ClaimedDir); len(got) != 0 {
+		t.Fatalf("claimed after a stop within the grace: %v", got)
+	}
+	if got := r.list("audit", ProcessedDir); fmt.Sprint(got) != "[big.json]" {
+		t.Fatalf("processed = %v, want the file in hand only", got)
+	}
+	if got := r.list("audit", ""); fmt.Sprint(got) != "[next.json]" {
+		t.Fatalf("waiting = %v: the next file must not be taken after the stop", got)
+	}
+	if n := len(r.ids()); n != 2000 {
+		t.Fatalf("%d stored, want the 2000 of the file in hand", n)
 	}
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // Run ingests until ctx is done: files left claimed by a crash first, then everything
-// present, then whatever arrives. fsnotify only makes arrival fast; the periodic
+// present, then whatever arrives. When ctx ends it takes no new file and finishes the
+// one in hand (up to Options.StopGrace). fsnotify only makes arrival fast; the periodic
 // rescan is what guarantees that every file is seen (inotify drops events on overflow
 // and does not work on network file systems). It returns nil when ctx is cancelled.
 func (in *Ingester) Run(ctx context.Context) error {
@@ -46,12 +47,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 	settle.Stop()
 	defer settle.Stop()
 
+	hard, release := drainContext(ctx, in.opt.StopGrace)
+	defer release()
 	recovered := false
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait, err := in.pass(ctx, &recovered)
+		wait, err := in.pass(ctx, hard, &recovered)
 		if err != nil && ctx.Err() == nil {
 			// A store or file-system error: the file stays claimed and is retried on
 			// the next rescan rather than spinning on it.
@@ -82,9 +85,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 // pass re-runs claimed leftovers (once per Run, or again after an error) and ingests
 // every ready file; it returns how long until a settling file is due.
-func (in *Ingester) pass(ctx context.Context, recovered *bool) (time.Duration, error) {
+func (in *Ingester) pass(ctx, hard context.Context, recovered *bool) (time.Duration, error) {
 	if !*recovered {
-		if err := in.recoverClaimed(ctx); err != nil {
+		if err := in.recoverClaimed(ctx, hard); err != nil {
 			return 0, err
 		}
 		*recovered = true
@@ -93,7 +96,7 @@ func (in *Ingester) pass(ctx context.Context, recovered *bool) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
-	if err := in.processAll(ctx, ready); err != nil {
+	if err := in.processAll(ctx, hard, ready); err != nil {
 		*recovered = false // the failed file is still claimed
 		return 0, err
 	}

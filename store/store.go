@@ -23,9 +23,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -40,7 +44,26 @@ var (
 	// ErrStop may be returned by an iteration callback to end the iteration early; the
 	// iterating function then returns nil.
 	ErrStop = errors.New("stop iteration")
+	// ErrLocked is returned (as a *LockedError) by Open when another process holds the
+	// database: Badger allows one process per data directory.
+	ErrLocked = errors.New("data dir in use by another process")
 )
+
+// LockedError says which data directory is held, and by which process when Badger's
+// pid file tells.
+type LockedError struct {
+	Dir string
+	PID int // 0 = unknown
+}
+
+func (e *LockedError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("data dir %s is in use by another irm process (pid %d)", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("data dir %s is in use by another irm process", e.Dir)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Options configure Open.
 type Options struct {
@@ -58,6 +81,7 @@ type DB struct {
 	bdb *badger.DB
 	opt Options
 	log *slog.Logger
+	dir string // "" in memory
 
 	// commitMu serialises WriteEvents: deduplication reads the e/ keys before writing
 	// them, which is only sound with one writer, and the per-feed counters are kept in
@@ -139,9 +163,25 @@ func Open(dir string, opt Options) (*DB, error) {
 	}
 	bdb, err := badger.Open(badgerOptions(dir, opt, log))
 	if err != nil {
+		if !opt.InMemory {
+			if lerr := lockedBy(dir); lerr != nil {
+				return nil, lerr
+			}
+		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	db := &DB{bdb: bdb, opt: opt, log: log}
+	if !opt.InMemory {
+		db.dir = dir
+	}
+	if err := db.checkFormat(db.dir); err != nil {
+		bdb.Close()
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	if err := db.loadStats(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
@@ -455,25 +495,37 @@ func (db *DB) Restore(r io.Reader) error {
 	defer db.commitMu.Unlock()
 	db.auditMu.Lock()
 	defer db.auditMu.Unlock()
-	empty := true
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		it.Rewind()
-		empty = !it.Valid()
-		return nil
-	})
+	empty, err := db.isEmpty()
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if !empty {
 		return errors.New("restore: the database is not empty; restore into a new data directory")
 	}
+	// The backup says its own format version (none: written before versions were kept).
+	// Load keeps the backup's own key versions, so the version stamped at Open must be
+	// gone, not shadowed by a newer tombstone.
+	if err := db.bdb.DropAll(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	// The restored IDs are in no filter: drop the filters until a new one is built.
 	db.filter, db.nextFilter = nil, nil
 	defer db.startFilterBuild(0)
 	if err := db.bdb.Load(r, 256); err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	v, _, err := db.readFormat()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if v > FormatVersion {
+		return &FormatError{Dir: db.dir, Version: v, Supported: FormatVersion, FromBackup: true}
+	}
+	if v < FormatVersion {
+		// The backup being restored is itself the copy of the old format.
+		if err := db.migrate(v, db.dir); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
 	if err := db.Sync(); err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -482,4 +534,31 @@ func (db *DB) Restore(r io.Reader) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
+}
+
+// CheckLocked returns a *LockedError when another process holds the data directory dir,
+// else nil, without opening (or creating) anything.
+func CheckLocked(dir string) error { return lockedBy(dir) }
+
+// lockedBy returns a *LockedError when another process holds dir's lock (Badger takes
+// an exclusive flock on the directory and writes its pid to dir/LOCK), else nil.
+func lockedBy(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return nil
+	}
+	if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil
+	}
+	e := &LockedError{Dir: dir}
+	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err == nil {
+		e.PID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	return e
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,6 +29,8 @@ var (
 	auditors    = []string{account.RoleIRM, account.RoleAuditor}
 	revealers   = []string{account.RoleIRM, account.RoleInvestigator}
 	rulers      = []string{account.RoleIRM, account.RoleAdmin, account.RoleSecurityEngineer}
+	// public marks a route that needs no session: every role and a signed-out client get ok.
+	public = []string{"(public)"}
 )
 
 func accessMatrix() []access {
@@ -87,6 +90,9 @@ func accessMatrix() []access {
 		{"GET", "/api/v1/cases/{id}", "/api/v1/cases/CNOSUCH", nil, reviewers, 404},
 		{"GET", "/api/v1/me", "/api/v1/me", nil, everyone, 200},
 
+		{"GET", "/readyz", "/readyz", nil, public, 200},
+		{"GET", "/metrics", "/metrics", nil, public, 200},
+
 		// Last, since it ends the session.
 		{"POST", "/logout", "/logout", nil, everyone, 303},
 	}
@@ -101,6 +107,8 @@ func TestAccessMatrix(t *testing.T) {
 		Indicators: []string{engine.TemplateToken}, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
+	env.srv.ops = opsEndpoints{metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("# metrics\n")) }),
+		allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 	matrix := accessMatrix()
 	for _, rt := range env.srv.routes {
 		if rt.Perm == "" {
@@ -114,7 +122,7 @@ func TestAccessMatrix(t *testing.T) {
 		c := env.signIn(role)
 		for _, a := range matrix {
 			want := http.StatusForbidden
-			if slices.Contains(a.allowed, role) {
+			if slices.Contains(a.allowed, role) || slices.Equal(a.allowed, public) {
 				want = a.ok
 			}
 			form := a.form
@@ -140,6 +148,12 @@ func TestAccessMatrix(t *testing.T) {
 	anon := env.client()
 	for _, a := range matrix {
 		resp := anon.do(a.method, a.path, a.form, nil)
+		if slices.Equal(a.allowed, public) {
+			if resp.StatusCode != a.ok {
+				t.Errorf("signed out %s %s: status %d, want %d", a.method, a.path, resp.StatusCode, a.ok)
+			}
+			continue
+		}
 		if strings.HasPrefix(a.path, "/api/") {
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("signed out %s %s: status %d, want 401", a.method, a.path, resp.StatusCode)

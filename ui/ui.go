@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strings"
@@ -39,6 +40,11 @@ type Options struct {
 	// IdleTimeout signs a session out after this long without a request (0 = 30 min);
 	// MaxAge signs it out this long after sign-in whatever happens (0 = 12 h).
 	IdleTimeout, MaxAge time.Duration
+	// Operations endpoints (ops.go): Metrics serves GET /metrics to the addresses in
+	// MetricsAllow (nil handler: 404); Ready backs GET /readyz (nil: ready).
+	Metrics      http.Handler
+	MetricsAllow []netip.Prefix
+	Ready        func() error
 }
 
 //go:embed static
@@ -71,6 +77,7 @@ type server struct {
 	jobs      btJobs
 	ctx       context.Context
 	cancelCtx context.CancelFunc
+	ops       opsEndpoints
 }
 
 // route is one entry of the site map: who may do what where.
@@ -120,6 +127,7 @@ func newServer(opt Options) (*server, error) {
 		throttle: newThrottle(), now: time.Now, mux: http.NewServeMux(),
 		origin:  http.NewCrossOriginProtection(),
 		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
+		ops:     opsEndpoints{metrics: opt.Metrics, allow: opt.MetricsAllow, ready: opt.Ready},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -155,6 +163,8 @@ func newServer(opt Options) (*server, error) {
 func (s *server) siteMap() []route {
 	return []route{
 		{"GET", "/healthz", "", s.healthz},
+		{"GET", "/readyz", "", s.readyz},
+		{"GET", "/metrics", "", s.metrics},
 		{"GET", "/login", "", s.showLogin},
 		{"POST", "/login", "", s.signIn},
 		{"GET", "/logout", account.PermSignedIn, s.showLogout},

@@ -1,142 +1,132 @@
-package main
+package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"irm/account"
 	"irm/engine"
 )
 
-func init() {
-	register(&command{
-		name:    "policy",
-		summary: "detection policies: import FILE.toml | export | list (with health warnings) | backtest NAME|FILE.toml",
-		usage:   "import FILE.toml | export | list | backtest [-days N] [-volume fewer|default|more] [-json] NAME|FILE.toml",
-		run:     runPolicy,
-	})
+func policyCmds() []*command {
+	return []*command{
+		{name: "import", summary: "import the policies of a file (new ones added, same names replaced)", args: "FILE.toml", setup: policyImportCmd, remote: true},
+		{name: "export", summary: "print every policy as an importable file", setup: policyExportCmd, remote: true},
+		{name: "list", summary: "list the policies with users in scope, active alerts and health warnings", setup: policyListCmd, remote: true},
+		{name: "backtest", summary: "replay stored events through a policy, or a candidate in a file, without saving anything", args: "NAME|FILE.toml", setup: policyBacktestCmd, remote: true},
+	}
 }
 
-func runPolicy(args []string) error {
-	fs, cfgPath := newFlags("policy")
-	days := fs.Int("days", 30, "backtest: days replayed, ending today (1-365)")
-	volume := fs.String("volume", "", "backtest: alert volume whose cut-off decides an alert: fewer, default or more (default: the settings')")
-	asJSON := fs.Bool("json", false, "backtest: print the result as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	sub, rest, err := subcommand(fs, "policy", "import FILE.toml | export | list | backtest [-days N] [-volume V] [-json] NAME|FILE.toml")
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	log := quietLogger()
-	switch sub {
-	case "import":
-		if len(rest) != 1 {
-			return &exitError{2, "irm policy import: want exactly one FILE.toml"}
+func policyImportCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 1 {
+			return usageError("irm policy import: want exactly one FILE.toml")
 		}
-		data, err := os.ReadFile(rest[0])
+		data, err := c.ReadFile(args[0])
 		if err != nil {
 			return err
 		}
-		db, err := openStoreFor(cfg, log)
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		e, _, err := openEngine(db, cfg, log)
+		n, err := e.ImportPolicies(c.Actor, args[0], data)
 		if err != nil {
 			return err
 		}
-		n, err := e.ImportPolicies(account.CLIActor(), rest[0], data)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "%d policies imported from %s\n", n, rest[0])
+		fmt.Fprintf(c.Stderr, "%d policies imported from %s\n", n, args[0])
 		return nil
-	case "export", "list":
-		if len(rest) != 0 {
-			return &exitError{2, "irm policy " + sub + ": takes no arguments"}
+	}
+}
+
+func policyExportCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 0 {
+			return usageError("irm policy export: takes no arguments")
 		}
-		db, err := openStoreFor(cfg, log)
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		e, _, err := openEngine(db, cfg, log)
+		out, err := engine.FormatPolicies(e.Policies())
 		if err != nil {
 			return err
 		}
-		if sub == "export" {
-			out, err := engine.FormatPolicies(e.Policies())
-			if err != nil {
-				return err
-			}
-			_, err = os.Stdout.Write(out)
+		if len(e.Policies()) == 0 {
+			fmt.Fprintln(c.Stderr, "no policies")
+		}
+		_, err = c.Stdout.Write(out)
+		return err
+	}
+}
+
+func policyListCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 0 {
+			return usageError("irm policy list: takes no arguments")
+		}
+		e, err := c.Engine()
+		if err != nil {
 			return err
 		}
 		// Health needs the per-user index (who is triggered, which DLP policies exist).
 		if err := e.EnsureIndex(); err != nil {
 			return err
 		}
-		return listPolicies(e)
-	case "backtest":
-		if len(rest) != 1 {
-			return &exitError{2, "irm policy backtest: want exactly one policy NAME or FILE.toml (flags go before it)"}
-		}
-		v := strings.ToLower(strings.TrimSpace(*volume))
-		if v != "" && v != engine.VolumeFewer && v != engine.VolumeDefault && v != engine.VolumeMore {
-			return &exitError{2, fmt.Sprintf("irm policy backtest: -volume %q: not one of fewer, default, more", *volume)}
+		return listPolicies(c, e)
+	}
+}
+
+func policyBacktestCmd(fs *flag.FlagSet) runFunc {
+	days := fs.Int("days", 30, "days replayed, ending today (1-365)")
+	volume := enum(fs, "volume", "", "the alert volume whose cut-off decides an alert (default: the settings')", engine.VolumeFewer, engine.VolumeDefault, engine.VolumeMore)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	return func(c *Ctx, args []string) error {
+		if len(args) != 1 {
+			return usageError("irm policy backtest: want exactly one policy NAME or FILE.toml (flags go before it)")
 		}
 		if *days < 1 || *days > 365 {
-			return &exitError{2, fmt.Sprintf("irm policy backtest: -days %d: want 1-365", *days)}
+			return usageError("irm policy backtest: -days %d: want 1-365", *days)
 		}
-		db, err := openStoreFor(cfg, log)
+		e, err := c.Engine()
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		e, _, err := openEngine(db, cfg, log)
+		p, err := backtestPolicy(c, e, args[0])
 		if err != nil {
 			return err
 		}
-		p, err := backtestPolicy(e, rest[0])
-		if err != nil {
-			return err
-		}
-		res, err := e.Backtest(context.Background(), p, engine.BacktestOptions{Days: *days, Volume: v})
+		res, err := e.Backtest(c.Context(), p, engine.BacktestOptions{Days: *days, Volume: *volume})
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
+			enc := json.NewEncoder(c.Stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(res)
 		}
-		printBacktest(os.Stdout, res)
+		printBacktest(c.Stdout, res)
 		return nil
 	}
-	return &exitError{2, fmt.Sprintf("irm policy: unknown sub-command %q (import, export, list, backtest)", sub)}
 }
 
 // backtestPolicy is the policy named arg, or the one policy in the file arg (a file
 // with several must be narrowed down: backtest one at a time).
-func backtestPolicy(e *engine.Engine, arg string) (engine.Policy, error) {
+func backtestPolicy(c *Ctx, e *engine.Engine, arg string) (engine.Policy, error) {
 	if p, ok := e.Policy(arg); ok {
 		return p, nil
 	}
-	data, err := os.ReadFile(arg)
+	for _, p := range e.Policies() {
+		if strings.EqualFold(p.Name, arg) {
+			return p, nil
+		}
+	}
+	data, err := c.ReadFile(arg)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return engine.Policy{}, &exitError{1, fmt.Sprintf("irm policy backtest: %q is neither a policy (irm policy list) nor a file", arg)}
@@ -179,10 +169,10 @@ func printBacktest(w io.Writer, r *engine.BacktestResult) {
 	}
 }
 
-func listPolicies(e *engine.Engine) error {
+func listPolicies(c *Ctx, e *engine.Engine) error {
 	ps := e.Policies()
 	if len(ps) == 0 {
-		fmt.Println("no policies; import some with: irm policy import FILE.toml")
+		fmt.Fprintln(c.Stderr, "no policies; import some with: irm policy import FILE.toml")
 		return nil
 	}
 	scope := e.InScope()
@@ -192,7 +182,7 @@ func listPolicies(e *engine.Engine) error {
 			alerts[a.Policy]++
 		}
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tTEMPLATE\tENABLED\tUSERS\tIN SCOPE\tACTIVE ALERTS\tHEALTH")
 	var notes []string
 	for _, p := range ps {
@@ -214,9 +204,9 @@ func listPolicies(e *engine.Engine) error {
 		return err
 	}
 	if len(notes) > 0 {
-		fmt.Println()
+		fmt.Fprintln(c.Stdout)
 		for _, n := range notes {
-			fmt.Println(n)
+			fmt.Fprintln(c.Stdout, n)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"irm/config"
 )
 
 // irmBin is the irm binary built once for the tests that run it as a separate process
@@ -14,13 +16,20 @@ import (
 var irmBin string
 
 func TestMain(m *testing.M) {
+	// As main does: the documented default under every config.
+	b, err := os.ReadFile("../config.toml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	config.Default = b
 	dir, err := os.MkdirTemp("", "irm-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	irmBin = filepath.Join(dir, "irm")
-	build := exec.Command("go", "build", "-o", irmBin, ".")
+	build := exec.Command("go", "build", "-o", irmBin, "..")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)

@@ -1,10 +1,10 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -12,87 +12,71 @@ import (
 	"irm/store"
 )
 
-func init() {
-	register(&command{
-		name:    "events",
-		summary: "list stored events in time order (filter by -user, -since, -until, -feed; -json for a JSON array)",
-		run:     runEvents,
-	})
-}
-
-func runEvents(args []string) error {
-	fs, cfgPath := newFlags("events")
+func eventsCmd(fs *flag.FlagSet) runFunc {
 	user := fs.String("user", "", "only this user's events (UPN, case-insensitive)")
 	since := fs.String("since", "", "only events at or after T (RFC 3339, or YYYY-MM-DD = that day's start, UTC)")
 	until := fs.String("until", "", "only events before T (RFC 3339, or YYYY-MM-DD = including that whole day, UTC)")
-	feed := fs.String("feed", "", "only this feed: "+strings.Join(event.Feeds, ", "))
+	feed := enum(fs, "feed", "", "only this feed", event.Feeds...)
 	asJSON := fs.Bool("json", false, "print a JSON array of events with every field, including the raw record")
 	limit := fs.Int("limit", 0, "stop after this many events (0 = all)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return &exitError{2, "irm events: takes no arguments (flags go before arguments)"}
-	}
-	var q store.Query
-	q.User = strings.ToLower(strings.TrimSpace(*user))
-	q.Feed = *feed
-	if q.Feed != "" && !isFeed(q.Feed) {
-		return &exitError{2, fmt.Sprintf("irm events: -feed %q: not one of %s", q.Feed, strings.Join(event.Feeds, ", "))}
-	}
-	var err error
-	if q.Since, err = parseTimeFlag(*since, false); err != nil {
-		return &exitError{2, "irm events: -since: " + err.Error()}
-	}
-	if q.Until, err = parseTimeFlag(*until, true); err != nil {
-		return &exitError{2, "irm events: -until: " + err.Error()}
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	db, err := openStoreFor(cfg, quietLogger())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	w := bufio.NewWriterSize(os.Stdout, 64<<10)
-	n := 0
-	emit := plainEvent
-	if *asJSON {
-		emit = jsonEvent
-		w.WriteString("[")
-	}
-	err = db.Events(q, func(ev *event.Event) error {
-		if err := emit(w, ev, n); err != nil {
+	return func(c *Ctx, args []string) error {
+		if len(args) > 0 {
+			return usageError("irm events: takes no arguments (flags go before arguments)")
+		}
+		var q store.Query
+		q.User = strings.ToLower(strings.TrimSpace(*user))
+		q.Feed = *feed
+		var err error
+		if q.Since, err = parseTimeFlag(*since, false); err != nil {
+			return usageError("irm events: -since: %v", err)
+		}
+		if q.Until, err = parseTimeFlag(*until, true); err != nil {
+			return usageError("irm events: -until: %v", err)
+		}
+		if *limit < 0 {
+			return usageError("irm events: -limit %d: want 0 (all) or more", *limit)
+		}
+		db, err := c.Store()
+		if err != nil {
 			return err
 		}
-		n++
-		if *limit > 0 && n >= *limit {
-			return store.ErrStop
+		w := bufio.NewWriterSize(c.Stdout, 64<<10)
+		n := 0
+		emit := plainEvent
+		if *asJSON {
+			emit = jsonEvent
+			w.WriteString("[")
+		}
+		err = db.Events(q, func(ev *event.Event) error {
+			if err := c.Context().Err(); err != nil {
+				return err
+			}
+			if err := emit(w, ev, n); err != nil {
+				return err
+			}
+			n++
+			if *limit > 0 && n >= *limit {
+				return store.ErrStop
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if n > 0 {
+				w.WriteString("\n")
+			}
+			w.WriteString("]\n")
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintln(c.Stderr, "no events match")
 		}
 		return nil
-	})
-	if err != nil {
-		return err
 	}
-	if *asJSON {
-		if n > 0 {
-			w.WriteString("\n")
-		}
-		w.WriteString("]\n")
-	}
-	return w.Flush()
-}
-
-func isFeed(f string) bool {
-	for _, x := range event.Feeds {
-		if f == x {
-			return true
-		}
-	}
-	return false
 }
 
 // parseTimeFlag accepts RFC 3339 (with or without a zone; none means UTC) or a date.

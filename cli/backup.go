@@ -1,10 +1,11 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,112 +13,76 @@ import (
 	"path/filepath"
 	"time"
 
-	"irm/account"
 	"irm/audit"
+	"irm/config"
 	"irm/store"
 )
 
-func init() {
-	register(&command{
-		name:    "backup",
-		usage:   "FILE",
-		summary: "write a full backup of the database to FILE (- for stdout); stop serve first",
-		run:     runBackup,
-	})
-	register(&command{
-		name:    "restore",
-		usage:   "FILE",
-		summary: "restore a backup FILE into an empty data dir (-force replaces a non-empty one)",
-		run:     runRestore,
-	})
-}
-
-func runBackup(args []string) error {
-	fset, cfgPath := newFlags("backup")
-	if err := fset.Parse(args); err != nil {
-		return err
-	}
-	if fset.NArg() != 1 {
-		return &exitError{2, "usage: irm backup [-config FILE] FILE"}
-	}
-	target := fset.Arg(0)
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	db, err := openStoreFor(cfg, quietLogger())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	// Recorded before the data leaves, so the backup carries its own entry.
-	head, err := db.AuditHead()
-	if err != nil {
-		return err
-	}
-	where := target
-	if target == "-" {
-		where = "standard output"
-	} else if abs, err := filepath.Abs(target); err == nil {
-		where = abs
-	}
-	if _, err := db.Audit(account.CLIActor(), "backup", "Wrote backup", where, nil,
-		map[string]any{"file": where, "head": head}, "full database backup; audit chain head before it "+head.String()); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-
-	if target == "-" {
-		w := bufio.NewWriterSize(os.Stdout, 1<<20)
-		if err := db.Backup(w); err != nil {
+func backupCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) != 1 {
+			return usageError("usage: irm backup [-config FILE] FILE")
+		}
+		target := args[0]
+		db, err := c.Store()
+		if err != nil {
+			return err
+		}
+		// Recorded before the data leaves, so the backup carries its own entry.
+		head, err := db.AuditHead()
+		if err != nil {
+			return err
+		}
+		where := "standard output"
+		if target != "-" {
+			where = c.Abs(target)
+		}
+		if _, err := db.Audit(c.Actor, "backup", "Wrote backup", where, nil,
+			map[string]any{"file": where, "head": head}, "full database backup; audit chain head before it "+head.String()); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
-		return w.Flush()
+		if target == "-" {
+			w := bufio.NewWriterSize(c.Stdout, 1<<20)
+			if err := db.Backup(w); err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
+			return w.Flush()
+		}
+		// Written beside the target and renamed, so FILE is either a complete backup or
+		// untouched (an older backup under the same name survives a failure).
+		n, err := c.WriteFileAtomic(target, func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			if err := db.Backup(bw); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			return fmt.Errorf("backup to %s: %w", target, err)
+		}
+		fmt.Fprintf(c.Stderr, "backup: wrote %s (%d bytes)\n", target, n)
+		return nil
 	}
-	// Written beside the target and renamed, so FILE is either a complete backup or
-	// untouched (an older backup under the same name survives a failure).
-	tmp := filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = db.Backup(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("backup to %s: %w", target, err)
-	}
-	if err := os.Rename(tmp, target); err != nil {
-		return err
-	}
-	fi, _ := os.Stat(target)
-	fmt.Fprintf(os.Stderr, "backup: wrote %s (%d bytes)\n", target, fi.Size())
-	return nil
 }
 
-func runRestore(args []string) error {
-	fset, cfgPath := newFlags("restore")
-	force := fset.Bool("force", false, "replace a non-empty data dir (the old one is kept as <data_dir>.replaced-<time>)")
-	if err := fset.Parse(args); err != nil {
-		return err
+func restoreCmd(fs *flag.FlagSet) runFunc {
+	force := fs.Bool("force", false, "replace a non-empty data dir (the old one is kept as <data_dir>.replaced-<time>)")
+	return func(c *Ctx, args []string) error {
+		if len(args) != 1 {
+			return usageError("usage: irm restore [-config FILE] [-force] FILE")
+		}
+		cfg, err := c.Config()
+		if err != nil {
+			return err
+		}
+		return restore(c, cfg, args[0], *force)
 	}
-	if fset.NArg() != 1 {
-		return &exitError{2, "usage: irm restore [-config FILE] [-force] FILE"}
-	}
-	src := fset.Arg(0)
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	var r io.Reader = os.Stdin
+}
+
+// restore runs in this process only: it swaps whole data directories, which a running
+// serve holds open.
+func restore(c *Ctx, cfg *config.Config, src string, force bool) error {
+	var r io.Reader = c.Stdin
 	source := "standard input"
 	if src != "-" {
 		f, err := os.Open(src)
@@ -135,20 +100,26 @@ func runRestore(args []string) error {
 	r = io.TeeReader(r, sum)
 
 	dataDir := filepath.Clean(cfg.DataDir)
+	if err := store.CheckLocked(dataDir); err != nil {
+		return fmt.Errorf("%w: restore replaces the whole database; stop irm serve first", err)
+	}
 	var replaced *store.AuditHead
 	empty, err := dirEmpty(dataDir)
 	if err != nil {
 		return err
 	}
 	if !empty {
-		if !*force {
+		if !force {
 			return fmt.Errorf("data dir %s is not empty; restore needs an empty one (use -force to replace it)", dataDir)
 		}
 		// Opening it proves no serve is running on it (Badger holds a directory lock):
 		// moving a live store away would lose whatever it writes next.
-		db, err := openStoreFor(cfg, quietLogger())
+		db, err := openStore(cfg, c.Logger())
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("%w: restore replaces the whole database; stop irm serve first", err)
+		}
 		if err != nil {
-			return fmt.Errorf("data dir %s is in use or unreadable: %w", dataDir, err)
+			return fmt.Errorf("data dir %s is unreadable: %w", dataDir, err)
 		}
 		// The head of the log being replaced goes into the restored log, so that
 		// verification can tell which entries the restore removed.
@@ -168,7 +139,7 @@ func runRestore(args []string) error {
 	}
 	wcfg := *cfg
 	wcfg.DataDir = work
-	db, err := openStoreFor(&wcfg, quietLogger())
+	db, err := openStore(&wcfg, c.Logger())
 	if err != nil {
 		return err
 	}
@@ -190,13 +161,13 @@ func runRestore(args []string) error {
 			"if the backup comes from another appliance, copy that appliance's key file over %s and restore again; nothing was changed",
 			src, cfg.Audit.KeyFile, rep.BrokenAt, rep.Reason, cfg.Audit.KeyFile)
 	}
-	e, err := db.AuditRestore(account.CLIActor(), source, hex.EncodeToString(sum.Sum(nil)), replaced)
+	e, err := db.AuditRestore(c.Actor, source, hex.EncodeToString(sum.Sum(nil)), replaced)
 	if err != nil {
 		db.Close()
 		os.RemoveAll(work)
 		return fmt.Errorf("restore: %w", err)
 	}
-	anchor := audit.NewAnchor(db, cliLogger(), cfg.Audit.Syslog)
+	anchor := audit.NewAnchor(db, cliLogger(c.Stderr), cfg.Audit.Syslog)
 	anchor.Write("restore")
 	anchor.Close()
 	if err := db.Close(); err != nil {
@@ -214,14 +185,14 @@ func runRestore(args []string) error {
 		if err := os.Rename(dataDir, old); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "restore: previous data moved to %s\n", old)
+		fmt.Fprintf(c.Stderr, "restore: previous data moved to %s\n", old)
 	}
 	if err := swapIn(work, dataDir); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "restore: %s restored into %s (audit entry %d: %s)\n", src, dataDir, e.Seq, e.Details)
+	fmt.Fprintf(c.Stderr, "restore: %s restored into %s (audit entry %d: %s)\n", src, dataDir, e.Seq, e.Details)
 	if replaced != nil {
-		fmt.Fprintln(os.Stderr, "restore: run irm audit verify to see whether entries of the replaced log are gone")
+		fmt.Fprintln(c.Stderr, "restore: run irm audit verify to see whether entries of the replaced log are gone")
 	}
 	return nil
 }

@@ -1,18 +1,18 @@
-package main
+package cli
 
-// Wiring of the detection engine into the commands that ingest (serve, ingest) and the
-// shared helpers of the engine's commands (settings, policy, alerts, demo).
+// Wiring of the detection engine into the commands that ingest (serve, ingest, demo).
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"time"
 
 	"irm/audit"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
+	"irm/event"
 	"irm/ingest"
 	"irm/rules"
 	"irm/store"
@@ -37,20 +37,15 @@ func openEngine(db *store.DB, cfg *config.Config, log *slog.Logger) (*engine.Eng
 	if err != nil {
 		return nil, nil, err
 	}
-	e.SetSnapshot(alertSnapshotPath(cfg))
 	return e, r, nil
-}
-
-// alertSnapshotPath is where the engine mirrors its alerts for `irm alerts` while
-// another process (serve) holds the database.
-func alertSnapshotPath(cfg *config.Config) string {
-	return filepath.Join(cfg.DataDir, "alerts.json")
 }
 
 // wireEngine subscribes the engine to the ingester's commits and starts the rule
 // reloader and the engine's settle loop (both end with ctx). Call it after ingest.New
 // and before in.Run / in.Once; after in.Once call Flush on the returned engine.
-func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *config.Config, log *slog.Logger) (*engine.Engine, *dsl.Reloader, error) {
+// observe (may be nil) is told how long each committed batch took to evaluate.
+func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *config.Config, log *slog.Logger,
+	observe func(events int, took time.Duration)) (*engine.Engine, *dsl.Reloader, error) {
 	e, r, err := openEngine(db, cfg, log)
 	if err != nil {
 		return nil, nil, err
@@ -58,7 +53,15 @@ func wireEngine(ctx context.Context, db *store.DB, in *ingest.Ingester, cfg *con
 	if err := e.EnsureIndex(); err != nil {
 		return nil, nil, err
 	}
-	in.OnCommit(e.Process)
+	if observe == nil {
+		in.OnCommit(e.Process)
+	} else {
+		in.OnCommit(func(added []event.Event) {
+			start := time.Now()
+			e.Process(added)
+			observe(len(added), time.Since(start))
+		})
+	}
 	// Rule files can switch detections off: every change is audited with its diff.
 	if err := audit.WatchRules(db, r, cfg.Rules.Dir, log); err != nil {
 		return nil, nil, err

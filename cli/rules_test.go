@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -59,7 +59,7 @@ func TestRulesCommands(t *testing.T) {
 	}
 
 	// The documented example passes on its own.
-	ex, err := filepath.Abs(filepath.Join("testdata", "rules", "novelty.toml"))
+	ex, err := filepath.Abs(filepath.Join("..", "testdata", "rules", "novelty.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

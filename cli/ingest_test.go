@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -55,15 +55,15 @@ var eventFields = []string{"id", "feed", "time", "user", "operation", "workload"
 // `irm events -user U -json` prints that user's events as a JSON array in time order.
 func TestIngestTestdataFeeds(t *testing.T) {
 	var expected map[string]int
-	b, err := os.ReadFile("testdata/feeds/expected.json")
+	b, err := os.ReadFile("../testdata/feeds/expected.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &expected); err != nil {
-		t.Fatalf("testdata/feeds/expected.json: %v", err)
+		t.Fatalf("../testdata/feeds/expected.json: %v", err)
 	}
 	e := newTestEnv(t, "")
-	copyFeeds(t, "testdata/feeds", e.drop)
+	copyFeeds(t, "../testdata/feeds", e.drop)
 	_, stderr, code := e.irm(t, "ingest", "-once")
 	if code != 0 {
 		t.Fatalf("irm ingest -once: exit %d\n%s", code, stderr)
@@ -159,7 +159,7 @@ func TestIngestTestdataFeeds(t *testing.T) {
 	}
 
 	// Ingesting the same files again adds nothing.
-	copyFeeds(t, "testdata/feeds", e.drop)
+	copyFeeds(t, "../testdata/feeds", e.drop)
 	_, stderr, _ = e.irm(t, "ingest", "-once")
 	if !regexp.MustCompile(`records: 0 added`).MatchString(stderr) {
 		t.Errorf("second ingest of testdata added events:\n%s", stderr)
@@ -298,7 +298,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 }
 
 // serve answers /healthz, ingests a file dropped while it runs, and exits 0 on SIGTERM
-// leaving nothing claimed.
+// leaving nothing claimed, also when the signal lands in the middle of a file.
 func TestServeHealthzIngestAndGracefulStop(t *testing.T) {
 	e := newTestEnv(t, "")
 	cmd := exec.Command(irmBin, "serve", "-config", e.config)
@@ -354,6 +354,27 @@ func TestServeHealthzIngestAndGracefulStop(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// SIGTERM lands while a large file is being ingested: serve takes no new file but
+	// finishes that one, so nothing is left in .claimed and every record is stored.
+	const big = 150000
+	tmp := filepath.Join(e.drop, "audit", ".big.json.tmp")
+	if err := auditgen.WriteFile(tmp, "serve-big", 0, big, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(e.drop, "audit", "big.json")); err != nil {
+		t.Fatal(err)
+	}
+	claimed := filepath.Join(e.drop, "audit", ".claimed")
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if ents, _ := os.ReadDir(claimed); len(ents) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not claim the large file")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -363,8 +384,24 @@ func TestServeHealthzIngestAndGracefulStop(t *testing.T) {
 			logMu.Lock()
 			t.Fatalf("serve exit after SIGTERM: %v\n%s", err, log.String())
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+	logMu.Lock()
+	stopLog := log.String()
+	logMu.Unlock()
+	stopAt, doneAt := strings.Index(stopLog, "shutting down"), strings.Index(stopLog, "big.json records=")
+	if stopAt < 0 || (doneAt >= 0 && doneAt < stopAt) {
+		t.Fatalf("SIGTERM did not land while big.json was being ingested:\n%s", stopLog)
+	}
+	if doneAt < 0 {
+		t.Errorf("serve stopped without finishing big.json:\n%s", stopLog)
+	}
+	if ents, _ := os.ReadDir(claimed); len(ents) != 0 {
+		t.Errorf("left in .claimed after a graceful stop: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(e.drop, "audit", "processed", "big.json")); err != nil {
+		t.Errorf("big.json not in processed/: %v", err)
 	}
 	db, err := store.Open(e.data, store.Options{AuditKeyFile: filepath.Join(e.dir, "audit.key")})
 	if err != nil {
@@ -373,8 +410,8 @@ func TestServeHealthzIngestAndGracefulStop(t *testing.T) {
 	defer db.Close()
 	n := 0
 	db.Events(store.Query{}, func(*event.Event) error { n++; return nil })
-	if n != 100 {
-		t.Errorf("serve stored %d events, want 100", n)
+	if n != 100+big {
+		t.Errorf("serve stored %d events, want %d", n, 100+big)
 	}
 }
 

@@ -1,69 +1,43 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"irm/account"
 	"irm/audit"
 	"irm/config"
-	"irm/dsl"
-	"irm/engine"
 	"irm/ingest"
+	"irm/metrics"
 	"irm/store"
 	"irm/ui"
 )
 
-func init() {
-	register(&command{
-		name:    "serve",
-		summary: "run the appliance: watch the drop directories, ingest, evaluate, serve the web UI",
-		run:     runServe,
-	})
-}
-
-func runServe(args []string) error {
-	fs, cfgPath := newFlags("serve")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return &exitError{2, "irm serve: takes no arguments"}
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	ingest.TuneRuntime()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, cfg, cliLogger())
-}
-
-// cliLogger is the logger of every long-running command: text lines on stderr.
-func cliLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// openStoreFor opens the Badger store named by the config.
-func openStoreFor(cfg *config.Config, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(cfg.DataDir, store.Options{RetentionDays: cfg.Retention.EventsDays, Logger: log, AuditKeyFile: cfg.Audit.KeyFile})
-	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("data dir %s is in use by another irm process (irm serve?); stop it first", cfg.DataDir)
+func serveCmd(fs *flag.FlagSet) runFunc {
+	return func(c *Ctx, args []string) error {
+		if len(args) > 0 {
+			return usageError("irm serve: takes no arguments")
 		}
-		return nil, err
+		cfg, err := c.Config()
+		if err != nil {
+			return err
+		}
+		ingest.TuneRuntime()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, cliLogger(c.Stderr), c.Stdout)
 	}
-	return db, nil
 }
 
 // ingestOptions maps the [drop] and [hr] config onto the ingester's options.
@@ -79,29 +53,38 @@ func ingestOptions(cfg *config.Config, log *slog.Logger) ingest.Options {
 }
 
 // serve runs the appliance until ctx is done or the listener fails: the ingester in one
-// goroutine, HTTP in another. On shutdown HTTP drains first (5 s), then ingest stops at
-// a batch boundary (a file cut short stays claimed and resumes on the next start), then
-// the store closes.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	db, err := openStoreFor(cfg, log)
+// goroutine, HTTP in another, the control socket for the other commands. On shutdown
+// HTTP drains (up to 5 s) while ingest takes no new file and finishes the one in hand
+// (up to ingest.DefaultStopGrace), commands on the control socket finish, then the store
+// closes. stdout gets the first admin's one-time password.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	db, err := openStore(cfg, log)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w: is irm serve already running?", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	in, err := ingest.New(db, ingestOptions(cfg, log))
+	m := metrics.New(Version)
+	opt := ingestOptions(cfg, log)
+	opt.OnFile = m.ObserveFile
+	in, err := ingest.New(db, opt)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	eng, rules, err := wireEngine(ctx, db, in, cfg, log)
+	eng, rules, err := wireEngine(ctx, db, in, cfg, log, m.ObserveEvaluation)
 	if err != nil {
 		return err
 	}
 	// With no accounts yet, create "admin" and print its one-time password.
-	if err := account.EnsureAdmin(db, os.Stdout); err != nil {
+	if err := account.EnsureAdmin(db, stdout); err != nil {
 		return err
 	}
+	m.WatchStore(db)
+	m.WatchEngine(eng)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -111,14 +94,30 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !tls && !isLoopback(host) {
 		log.Warn("serving plain HTTP on a non-loopback address; set tls_cert and tls_key", "listen", cfg.Listen)
 	}
-	handler, err := httpHandler(db, eng, rules, cfg, log)
+	var ingesting, stopping atomic.Bool
+	ready := func() error {
+		switch {
+		case stopping.Load():
+			return errors.New("shutting down")
+		case !eng.Ready():
+			return errors.New("the engine index is not built")
+		case !ingesting.Load():
+			return errors.New("ingest is not running")
+		}
+		return nil
+	}
+	allow, _ := cfg.MetricsAllow() // checked by config.Load
+	handler, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: tls,
+		IdleTimeout: time.Duration(cfg.UI.SessionIdleMinutes) * time.Minute,
+		MaxAge:      time.Duration(cfg.UI.SessionMaxHours) * time.Hour,
+		Metrics:     m.Handler(), MetricsAllow: allow, Ready: ready})
 	if err != nil {
 		ln.Close()
-		return err
+		return fmt.Errorf("web ui: %w", err)
 	}
 	defer handler.Close() // before db.Close: it writes pending sign-in refusal summaries
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           m.HTTP(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -126,6 +125,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The audit chain head goes to this log (and syslog) at start, periodically and after
 	// pruning, so the log can later be checked against a record outside the database.
 	anchor := audit.NewAnchor(db, log, cfg.Audit.Syslog)
+	m.CounterFunc("irm_audit_syslog_failures_total", "Audit chain heads that could not be delivered to the configured syslog.",
+		func() float64 { return float64(anchor.SyslogFailures()) })
 	anchorDone := make(chan struct{})
 	go func() {
 		defer close(anchorDone)
@@ -133,8 +134,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}()
 	defer func() { cancel(); <-anchorDone }() // before the store closes
 
+	// The other irm commands reach the database through serve while it holds it.
+	ctl, err := startControl(&served{cfg: cfg, db: db, eng: eng, rules: rules}, log, nil)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close(10 * time.Second) // before the store closes
+
 	ingestDone := make(chan error, 1)
-	go func() { ingestDone <- in.Run(ctx) }()
+	ingesting.Store(true)
+	go func() {
+		ingestDone <- in.Run(ctx)
+		ingesting.Store(false)
+	}()
 	httpDone := make(chan error, 1)
 	go func() {
 		if tls {
@@ -147,7 +159,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if tls {
 		scheme = "https"
 	}
-	log.Info("irm serving", "url", scheme+"://"+ln.Addr().String(), "data_dir", cfg.DataDir, "drop_dir", cfg.Drop.Dir, "version", version)
+	log.Info("irm serving", "url", scheme+"://"+ln.Addr().String(), "data_dir", cfg.DataDir, "drop_dir", cfg.Drop.Dir,
+		"control_socket", ctl.path, "version", Version)
 
 	var runErr error
 	select {
@@ -161,7 +174,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		ingestDone <- nil
 	}
+	stopping.Store(true)
 	log.Info("shutting down")
+	// Ingest sees the cancellation at once and finishes the file in hand while HTTP drains.
+	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -170,7 +186,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := <-httpDone; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
 		runErr = fmt.Errorf("http: %w", err)
 	}
-	cancel()
 	if err := <-ingestDone; err != nil && runErr == nil {
 		runErr = fmt.Errorf("ingest: %w", err)
 	}
@@ -183,16 +198,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// httpHandler is the whole HTTP surface: the web UI and API (package ui), which also
-// answers /healthz.
-func httpHandler(db *store.DB, eng *engine.Engine, rules *dsl.Reloader, cfg *config.Config, log *slog.Logger) (*ui.Handler, error) {
-	h, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: cfg.TLSCert != "",
-		IdleTimeout: time.Duration(cfg.UI.SessionIdleMinutes) * time.Minute,
-		MaxAge:      time.Duration(cfg.UI.SessionMaxHours) * time.Hour})
-	if err != nil {
-		return nil, fmt.Errorf("web ui: %w", err)
-	}
-	return h, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -45,15 +45,21 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	}
 	unique := (files-1)*stride + perFile
 
+	// Killed at random points until at least `kills` kills landed and one of them in the
+	// middle of a file (a claimed file left behind); then run to completion.
 	killed, midFile := 0, 0
 	for round := 0; ; round++ {
+		if round > 60 {
+			t.Fatalf("%d kills, none in the middle of a file: the test proved nothing", killed)
+		}
+		killing := killed < kills || midFile == 0
 		cmd := exec.Command(irmBin, "ingest", "-once", "-q", "-config", e.config)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if round < kills {
+		if killing {
 			time.Sleep(time.Duration(30+rng.IntN(700)) * time.Millisecond)
 			cmd.Process.Signal(syscall.SIGKILL)
 		}
@@ -68,13 +74,13 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: irm ingest: %v\n%s", round, err, stderr.String())
 		}
-		if round >= kills {
+		if !killing {
 			break // ran to completion after the kills
 		}
 	}
 	t.Logf("%d runs killed, %d of them in the middle of a file", killed, midFile)
-	if killed == 0 {
-		t.Fatal("no run was killed; the test proved nothing")
+	if killed < kills || midFile == 0 {
+		t.Fatalf("%d runs killed, %d in the middle of a file: the test proved nothing", killed, midFile)
 	}
 
 	// Every file is in processed/, none left in the drop or claim directory.
@@ -109,6 +115,15 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	}
 	if len(seen) != unique {
 		t.Errorf("stored %d distinct events, want %d", len(seen), unique)
+	}
+	// The store counted each record once: its per-feed counter of added events is what
+	// deduplication decides (rewriting a stored key would leave the scan above unchanged).
+	stats, err := db.FeedStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stats["audit"].Events; got != uint64(unique) {
+		t.Errorf("the store counted %d audit events added, want the %d unique records", got, unique)
 	}
 	for i := 0; i < unique; i++ {
 		if n := seen[auditgen.ID("crash", i)]; n != 1 {
