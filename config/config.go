@@ -64,7 +64,7 @@ type Config struct {
 	} `toml:"ui"`
 
 	// SMTP is the mail server notices to users are sent through ("" host: none).
-	SMTP SMTP `toml:"smtp"`
+	SMTP    SMTP `toml:"smtp"`
 	Metrics struct {
 		// Allow lists the client addresses (IPs or CIDR ranges) that may read /metrics.
 		Allow []string `toml:"allow"`
