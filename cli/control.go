@@ -469,11 +469,18 @@ func (rs *remoteSession) WriteFileAtomic(path string, write func(w io.Writer) er
 	if _, err := parseReply(p); err != nil {
 		return 0, err
 	}
+	// bufio passes a write larger than its buffer straight through (Badger's backup
+	// writes batches of tens of megabytes): cut every write into frames of dataChunk.
 	bw := bufio.NewWriterSize(writerFunc(func(b []byte) (int, error) {
-		if err := rs.send(frameData, b); err != nil {
-			return 0, err
+		total := len(b)
+		for len(b) > 0 {
+			n := min(len(b), dataChunk)
+			if err := rs.send(frameData, b[:n]); err != nil {
+				return 0, err
+			}
+			b = b[n:]
 		}
-		return len(b), nil
+		return total, nil
 	}), dataChunk)
 	err = write(bw)
 	if err == nil {
