@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -20,6 +21,7 @@ func ingestCmd(fs *flag.FlagSet) runFunc {
 	once := fs.Bool("once", false, "ingest every file now in the drop directories, then exit")
 	quiet := fs.Bool("q", false, "no progress or per-file log lines; only the summary and errors")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for diagnosing throughput)")
+	memProfile := fs.String("memprofile", "", "with -once: write a heap profile to this file at the end (for diagnosing memory)")
 	return func(c *Ctx, args []string) error {
 		if len(args) > 0 {
 			return usageError("irm ingest: takes no arguments")
@@ -80,6 +82,20 @@ func ingestCmd(fs *flag.FlagSet) runFunc {
 		// Scores that depend on other users' activity settle after the whole drop is in.
 		if err := eng.Flush(); err != nil {
 			return fmt.Errorf("evaluate: %w", err)
+		}
+		if *memProfile != "" {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			runtime.GC() // the live heap, not what the last cycle left
+			err = pprof.WriteHeapProfile(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if sum.FailedFiles > 0 || sum.Rejected > 0 {
 			fmt.Fprintf(c.Stderr, "ingest: see %s/<feed>/failed/*.error.txt and processed/*.errors.txt\n", cfg.Drop.Dir)
