@@ -230,9 +230,10 @@ type groupStats struct {
 	// Cumulative exfiltration norms: per exfiltration indicator set, group and day,
 	// the configured percentile of the users' 30-day totals.
 	pct map[pctKey]int
-	// since is the first day of data in the store. A history window that starts
-	// before it is incomplete: in the first weeks after irm is installed (or fed its
-	// backfill) no one has a month of habits yet, and user mode does not judge volumes.
+	// since is the first day of data in the store (math.MaxInt32 while there is none).
+	// A history window that starts before it is incomplete: in the first weeks after irm
+	// is installed (or fed its backfill) no one has a month of habits yet, and user mode
+	// does not judge volumes. Engine.markActive keeps it current between settle passes.
 	since int32
 }
 
@@ -247,7 +248,7 @@ type pctKey struct {
 
 func newGroupStats() *groupStats {
 	return &groupStats{depts: map[string]uint16{}, names: []string{""}, agg: map[groupKey]*groupAgg{},
-		active: map[groupDay]int32{}, pct: map[pctKey]int{}}
+		active: map[groupDay]int32{}, pct: map[pctKey]int{}, since: math.MaxInt32}
 }
 
 func (g *groupStats) groupOf(dept string) uint16 {

@@ -345,7 +345,10 @@ func (up *userPass) baseline(t dailyTable, ix uint16, d int32) (u usual, shared 
 	}
 	from, to := ownHistory(&up.ux.active, d, s.BaselineMinDays, g.since)
 	if !g.complete(from) {
-		return usual{}, true // the learning month: no complete history for anyone
+		// The learning month: no complete history for anyone. That follows from the
+		// first day of data, which Engine.markActive keeps current, so it is the user's
+		// own answer and need not wait for a settle pass.
+		return usual{}, false
 	}
 	active := up.ux.active.count(from, to)
 	var buf [maxHistoryDays]int32
