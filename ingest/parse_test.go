@@ -32,7 +32,9 @@ type parsed struct {
 func parseAll(feed string, r io.Reader, opt ParseOptions) parsed {
 	var p parsed
 	p.rejects, p.err = Parse(feed, r, opt, func(ev *event.Event) error {
-		p.events = append(p.events, *ev) // events are the receiver's, Raw included
+		e := *ev
+		e.Raw = append(json.RawMessage(nil), ev.Raw...) // Raw is the parser's until emit returns
+		p.events = append(p.events, e)
 		return nil
 	})
 	return p
