@@ -16,7 +16,7 @@ import (
 // the events that matched an enabled indicator ("hits"), the triggering events, the DLP
 // matches and the days on which the user was active at all. It is kept nearly free of
 // pointers: with 20,000 users and two million events, an index of per-event structs with
-// strings and slices was a live heap larger than the 384 MiB soft limit, and the
+// strings and slices was a live heap larger than the then 384 MiB soft limit, and the
 // collector ran without pause (55 % of the CPU of bench/e2e.sh). Event ids live in one
 // byte arena per user, indicator lists in one []uint16 per user, and file names and
 // content attributes in engine-wide tables addressed by uint32.
