@@ -194,10 +194,12 @@ func TestStartScoringWithoutTrigger(t *testing.T) {
 	e, db := newTestEngine(t)
 	mustPolicies(t, e, departingPolicy)
 	u := "gus@contoso.com"
-	now := time.Now().UTC()
+	// Two days ago at 10:00: one day's burst, whatever the time the test runs (from
+	// now-48h, a run after 23:30 split the burst over two days, neither one high).
+	burst := time.Now().UTC().Truncate(24*time.Hour).Add(-48*time.Hour + 10*time.Hour)
 	var evs []event.Event
 	for i := 0; i < 30; i++ {
-		evs = append(evs, ev(u, "FileCopiedToRemovableMedia", now.Add(-48*time.Hour+time.Duration(i)*time.Minute), withFile(fmt.Sprintf("f%d.txt", i)), withLabels("Confidential")))
+		evs = append(evs, ev(u, "FileCopiedToRemovableMedia", burst.Add(time.Duration(i)*time.Minute), withFile(fmt.Sprintf("f%d.txt", i)), withLabels("Confidential")))
 	}
 	commit(t, e, db, evs)
 	if err := e.Flush(); err != nil {
