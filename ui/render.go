@@ -160,8 +160,10 @@ func (s *server) takeFlash(c *reqCtx) string {
 	return msg
 }
 
+// writeJSONError is an API error outside a huma operation (the guard's 401 and 403,
+// unknown routes): the same {"error", "code"} form as api.go's.
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": msg, "code": errorCode(status)})
 }
 
 // audit appends to the audit log. A failure to audit is logged loudly: the change has

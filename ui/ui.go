@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"irm/account"
 	"irm/config"
 	"irm/dsl"
@@ -78,6 +80,7 @@ type server struct {
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 	ops       opsEndpoints
+	api       huma.API // the REST API's declaration (api.go): its OpenAPI document
 }
 
 // route is one entry of the site map: who may do what where.
@@ -150,6 +153,7 @@ func newServer(opt Options) (*server, error) {
 	}
 	s.people = newPeople(s.eng, key)
 	s.routes = s.siteMap()
+	s.api = s.newAPI()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
 	}
@@ -214,13 +218,7 @@ func (s *server) siteMap() []route {
 		{"GET", "/audit", account.PermAudit, s.showAudit},
 		{"GET", "/audit/export.csv", account.PermAudit, s.exportAudit},
 
-		{"GET", "/api/v1/alerts", account.PermAlerts, s.apiAlerts},
-		{"GET", "/api/v1/alerts/{id}", account.PermAlerts, s.apiAlert},
-		{"POST", "/api/v1/alerts/{id}/status", account.PermAlerts, s.apiSetAlertStatus},
-		{"POST", "/api/v1/alerts/bulk", account.PermAlerts, s.apiBulk},
-		{"GET", "/api/v1/cases", account.PermAlerts, s.apiCases},
-		{"GET", "/api/v1/cases/{id}", account.PermAlerts, s.apiCase},
-		{"GET", "/api/v1/me", account.PermSignedIn, s.apiMe},
+		// The REST API's operations join this table from api.go (newAPI).
 	}
 }
 
