@@ -291,7 +291,9 @@ func (a *api) configuration() {
 		})
 	stags := []string{"settings"}
 	apiOp(a, account.PermConfigure, huma.Operation{OperationID: "getSettings", Method: "GET", Path: "/api/v1/settings", Tags: stags, Summary: "Get the global settings"},
-		func(_ context.Context, c *reqCtx, _ *struct{}) (*out[engine.Settings], error) { return reply(s.eng.Settings()) })
+		func(_ context.Context, c *reqCtx, _ *struct{}) (*out[engine.Settings], error) {
+			return reply(s.eng.Settings())
+		})
 	apiOp(a, account.PermConfigure, huma.Operation{OperationID: "putSettings", Method: "PUT", Path: "/api/v1/settings", Tags: stags,
 		Summary: "Replace the global settings", Description: "Validated as a whole; every user is scored again; audited with before and after.", Errors: []int{400}},
 		func(_ context.Context, c *reqCtx, in *settingsPutIn) (*out[engine.Settings], error) {
