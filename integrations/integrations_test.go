@@ -391,7 +391,10 @@ func TestSIEMQueueIsBounded(t *testing.T) {
 	for i := range 5 {
 		a.alertCreated("A00000000001" + strconv.Itoa(i))
 	}
-	waitFor(t, "the queue to fill", func() bool { st := a.svc.Stats(); return st.SIEMQueue == 3 && st.SIEMDropped == 2 && st.SIEMFailures > 0 })
+	waitFor(t, "the queue to fill", func() bool {
+		st := a.svc.Stats()
+		return st.SIEMQueue == 3 && st.SIEMDropped == 2 && st.SIEMFailures > 0
+	})
 	n := 0
 	a.db.OutboxKeys(store.OutboxSIEM, func(string) error { n++; return nil })
 	if n != 3 {
