@@ -284,6 +284,8 @@ func TestAPIOverDemo(t *testing.T) {
 		{"rules", "POST", "/api/v1/rules/lint", `{"file":"x.toml","text":"[[indicator]]\nid = \"x\"\n"}`, account.PermRules, 200, false},
 		{"rules", "POST", "/api/v1/rules/backtest", `{"id":"copy_to_usb","days":30}`, account.PermRules, 200, true},
 		{"tokens", "GET", "/api/v1/tokens", "", account.PermAccounts, 200, false},
+		{"webhooks", "GET", "/api/v1/webhooks", "", account.PermConfigure, 200, false},
+		{"webhooks", "POST", "/api/v1/webhooks", `{"name":"bad","url":"gopher://example.com/x"}`, account.PermConfigure, 400, false},
 		{"me", "GET", "/api/v1/me", "", account.PermSignedIn, 200, false},
 	}
 	for _, c := range calls {
@@ -334,10 +336,30 @@ func TestAPIOverDemo(t *testing.T) {
 		t.Error("an analyst token was allowed to see real names")
 	}
 
+	// A webhook made through the API receives the alert events with pseudonyms.
+	code, b = as(account.RoleAdmin).call("POST", "/api/v1/webhooks", `{"name":"soc","url":"https://soc.example.com/hook"}`)
+	var hook struct{ ID, Secret string }
+	if json.Unmarshal(b, &hook); code != 201 || !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Fatalf("create webhook: %d %s", code, b)
+	}
 	// A token needs no CSRF token; a session does.
 	code, b = as(account.RoleAnalyst).call("POST", "/api/v1/alerts/"+alertID+"/status", `{"status":"resolved","comment":"api test"}`)
 	if code != 200 || !strings.Contains(string(b), `"status": "resolved"`) {
 		t.Errorf("resolve with a token: %d %s", code, b)
+	}
+	if err := env.srv.integ.Dispatch(); err != nil {
+		t.Fatal(err)
+	}
+	code, b = as(account.RoleAdmin).call("GET", "/api/v1/webhooks/"+hook.ID+"/deliveries?limit=1000", "")
+	if code != 200 || !strings.Contains(string(b), `\"type\":\"alert.status_changed\"`) && !strings.Contains(string(b), "alert.status_changed") {
+		t.Errorf("deliveries: %d, no status change: %.500s", code, b)
+	}
+	noNames("webhook payloads", b)
+	if !strings.Contains(string(b), "Anon-") {
+		t.Errorf("webhook payloads without pseudonyms: %.500s", b)
+	}
+	if code, b := as(account.RoleAdmin).call("POST", "/api/v1/webhooks/"+hook.ID+"/ping", ""); code != 202 {
+		t.Errorf("ping: %d %s", code, b)
 	}
 	sess := env.signIn(account.RoleAnalyst)
 	req, _ := http.NewRequest("POST", env.ts.URL+"/api/v1/cases/"+cs.ID+"/notes", strings.NewReader(`{"text":"no csrf"}`))

@@ -44,6 +44,7 @@ var nav = []struct {
 	{"/policies", "Policies", account.PermConfigure},
 	{"/settings", "Settings", account.PermConfigure},
 	{"/connectors", "Connectors", account.PermConnectors},
+	{"/webhooks", "Webhooks", account.PermConfigure},
 	{"/admin/users", "Accounts", account.PermAccounts},
 	{"/rules", "Rules", account.PermRules},
 	{"/audit", "Audit log", account.PermAudit},

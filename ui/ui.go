@@ -27,6 +27,7 @@ import (
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
+	"irm/integrations"
 	"irm/store"
 )
 
@@ -47,6 +48,8 @@ type Options struct {
 	Metrics      http.Handler
 	MetricsAllow []netip.Prefix
 	Ready        func() error
+	// Integrations are the webhooks and the SIEM export (nil: not in this process).
+	Integrations *integrations.Service
 }
 
 //go:embed static
@@ -81,6 +84,7 @@ type server struct {
 	cancelCtx context.CancelFunc
 	ops       opsEndpoints
 	api       huma.API // the REST API's declaration (api.go): its OpenAPI document
+	integ     *integrations.Service
 }
 
 // route is one entry of the site map: who may do what where.
@@ -131,6 +135,7 @@ func newServer(opt Options) (*server, error) {
 		origin:  http.NewCrossOriginProtection(),
 		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		ops:     opsEndpoints{metrics: opt.Metrics, allow: opt.MetricsAllow, ready: opt.Ready},
+		integ:   opt.Integrations,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -209,6 +214,13 @@ func (s *server) siteMap() []route {
 		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
 		{"POST", "/admin/users", account.PermAccounts, s.createUser},
 		{"POST", "/admin/users/{name}", account.PermAccounts, s.updateUser},
+		{"POST", "/admin/tokens", account.PermAccounts, s.createTokenForm},
+		{"POST", "/admin/tokens/{name}/revoke", account.PermAccounts, s.revokeTokenForm},
+		{"GET", "/webhooks", account.PermConfigure, s.showWebhooks},
+		{"POST", "/webhooks", account.PermConfigure, s.createWebhook},
+		{"GET", "/webhooks/{id}", account.PermConfigure, s.showWebhook},
+		{"POST", "/webhooks/{id}/delete", account.PermConfigure, s.deleteWebhook},
+		{"POST", "/webhooks/{id}/ping", account.PermConfigure, s.pingWebhook},
 
 		{"GET", "/rules", account.PermRules, s.showRules},
 		{"GET", "/rules/edit", account.PermRules, s.showRuleEditor},
