@@ -124,6 +124,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		return fmt.Errorf("web ui: %w", err)
 	}
 	defer handler.Close() // before db.Close: it writes pending sign-in refusal summaries
+	analyticsDone := make(chan struct{})
+	go func() {
+		defer close(analyticsDone)
+		keepAnalytics(ctx, eng, log)
+	}()
+	defer func() { cancel(); <-analyticsDone }() // before the store closes
 	integDone := make(chan struct{})
 	go func() {
 		defer close(integDone)

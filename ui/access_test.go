@@ -50,6 +50,8 @@ func accessMatrix() []access {
 		{"POST", "/policies/{name}", "/policies/Matrix%20policy", url.Values{}, configurers, 303},
 		{"POST", "/policies/{name}/delete", "/policies/no-such-policy/delete", nil, configurers, 404},
 		{"GET", "/connectors", "/connectors", nil, configurers, 200},
+		{"GET", "/analytics", "/analytics", nil, configurers, 200},
+		{"POST", "/analytics", "/analytics", nil, configurers, 303},
 
 		{"GET", "/alerts", "/alerts", nil, reviewers, 200},
 		{"POST", "/alerts/bulk", "/alerts/bulk", url.Values{"action": {"dismiss"}}, reviewers, 400},
@@ -120,6 +122,8 @@ func accessMatrix() []access {
 		{"DELETE", "/api/v1/webhooks/{id}", "/api/v1/webhooks/WNOSUCH", nil, configurers, 404},
 		{"GET", "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhooks/WNOSUCH/deliveries", nil, configurers, 404},
 		{"POST", "/api/v1/webhooks/{id}/ping", "/api/v1/webhooks/WNOSUCH/ping", nil, configurers, 404},
+		{"GET", "/api/v1/analytics", "/api/v1/analytics", nil, configurers, 200},
+		{"POST", "/api/v1/analytics", "/api/v1/analytics", nil, configurers, 200},
 		{"GET", "/api/v1/me", "/api/v1/me", nil, everyone, 200},
 		{"GET", "/api/v1/openapi.json", "/api/v1/openapi.json", nil, public, 200},
 

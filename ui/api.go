@@ -154,6 +154,7 @@ func (s *server) newAPI() huma.API {
 	a.rules()
 	a.tokens()
 	a.webhooks()
+	a.analytics()
 	// huma documents its validation errors as 422; this API answers them 400.
 	for _, pi := range a.h.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{pi.Get, pi.Put, pi.Post, pi.Delete, pi.Patch} {

@@ -41,6 +41,7 @@ var nav = []struct {
 	{"/alerts", "Alerts", account.PermAlerts},
 	{"/cases", "Cases", account.PermAlerts},
 	{"/notices", "Notice templates", account.PermRawContent},
+	{"/analytics", "Analytics", account.PermConfigure},
 	{"/policies", "Policies", account.PermConfigure},
 	{"/settings", "Settings", account.PermConfigure},
 	{"/connectors", "Connectors", account.PermConnectors},

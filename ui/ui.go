@@ -192,6 +192,8 @@ func (s *server) siteMap() []route {
 		{"POST", "/policies/{name}", account.PermConfigure, s.savePolicy},
 		{"POST", "/policies/{name}/delete", account.PermConfigure, s.deletePolicy},
 		{"GET", "/connectors", account.PermConnectors, s.showConnectors},
+		{"GET", "/analytics", account.PermConfigure, s.showAnalytics},
+		{"POST", "/analytics", account.PermConfigure, s.refreshAnalytics},
 
 		{"GET", "/alerts", account.PermAlerts, s.showAlerts},
 		{"POST", "/alerts/bulk", account.PermAlerts, s.bulkAlerts},
