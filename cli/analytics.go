@@ -76,4 +76,3 @@ func keepAnalytics(ctx context.Context, eng *engine.Engine, log *slog.Logger) {
 		}
 	}
 }
-

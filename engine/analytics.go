@@ -44,13 +44,13 @@ var analyticsAreas = []analyticsArea{
 
 // AnalyticsReport is one computation of the analytics.
 type AnalyticsReport struct {
-	Computed    time.Time         `json:"computed"`
-	From        string            `json:"from" doc:"First day of the window (YYYY-MM-DD, the organisation's zone)."`
-	To          string            `json:"to" doc:"Last day of the window."`
-	Days        int               `json:"days"`
-	MinGroup    int               `json:"min_group" doc:"Groups of fewer users are not shown."`
-	ActiveUsers int               `json:"active_users" doc:"Users with any activity in the window (0 when fewer than min_group)."`
-	Policies    int               `json:"policies" doc:"Policies that exist now."`
+	Computed    time.Time          `json:"computed"`
+	From        string             `json:"from" doc:"First day of the window (YYYY-MM-DD, the organisation's zone)."`
+	To          string             `json:"to" doc:"Last day of the window."`
+	Days        int                `json:"days"`
+	MinGroup    int                `json:"min_group" doc:"Groups of fewer users are not shown."`
+	ActiveUsers int                `json:"active_users" doc:"Users with any activity in the window (0 when fewer than min_group)."`
+	Policies    int                `json:"policies" doc:"Policies that exist now."`
 	Insights    []AnalyticsInsight `json:"insights"`
 	// Recommended is the template of the insight with the largest share of users (""
 	// when none is shown).
