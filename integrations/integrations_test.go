@@ -3,11 +3,20 @@ package integrations
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -411,4 +420,71 @@ func TestCEFEscaping(t *testing.T) {
 	if !strings.Contains(line, `msg=a|b\=c\\d\ne`) {
 		t.Errorf("extension: %s", line)
 	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and writes it (PEM) to dir/ca.pem.
+func selfSigned(t *testing.T, dir string) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "siem.test"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+}
+
+// TestSIEMOverTLS: with tls:// and the server's CA in ca_file, the line arrives over
+// TLS with the same framing (RFC 5425); a server whose certificate the CA did not sign
+// is refused and counted as a failure.
+func TestSIEMOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, caFile := selfSigned(t, dir)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := testConfig()
+	cfg.SIEM.Address, cfg.SIEM.CAFile = "tls://"+ln.Addr().String(), caFile
+	a := open(t, t.TempDir(), filepath.Join(t.TempDir(), "k"), cfg, func(db *store.DB) { plantAlert(t, db, "A000000000004", "low") })
+	a.alertCreated("A000000000004")
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	msg := readFrame(t, bufio.NewReader(conn))
+	if m := rfc5424.FindStringSubmatch(msg); m == nil || !cefRE.MatchString(m[5]) {
+		t.Fatalf("over TLS: %q", msg)
+	}
+
+	// Another CA: the connection is refused.
+	_, otherCA := selfSigned(t, t.TempDir())
+	cfg2 := testConfig()
+	cfg2.SIEM.Address, cfg2.SIEM.CAFile = "tls://"+ln.Addr().String(), otherCA
+	b := open(t, t.TempDir(), filepath.Join(t.TempDir(), "k"), cfg2, func(db *store.DB) { plantAlert(t, db, "A000000000005", "low") })
+	b.svc.siem.minBackoff = 10 * time.Millisecond
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	b.alertCreated("A000000000005")
+	waitFor(t, "a refused TLS connection", func() bool { st := b.svc.Stats(); return st.SIEMFailures > 0 && st.SIEMSent == 0 && st.SIEMQueue == 1 })
 }
