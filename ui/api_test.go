@@ -458,3 +458,70 @@ func TestAPITokens(t *testing.T) {
 		}
 	}
 }
+
+var (
+	tokenSecretRE   = regexp.MustCompile(`data-testid="token-secret">(irm_[A-Za-z0-9_-]+)<`)
+	webhookSecretRE = regexp.MustCompile(`data-testid="webhook-secret">(whsec_[0-9a-f]+)<`)
+)
+
+// TestTokenAndWebhookForms: the accounts page creates a token (its secret shown in that
+// answer only, and working at once), lists it and revokes it; the webhooks page adds a
+// webhook (secret shown once), pings it and removes it; all without JavaScript.
+func TestTokenAndWebhookForms(t *testing.T) {
+	env := newTestEnv(t)
+	admin := env.signIn(account.RoleAdmin)
+	r := admin.post("/admin/tokens", url.Values{"name": {"nightly"}, "role": {account.RoleAuditor}, "expires": {"30d"}})
+	page := body(r)
+	m := tokenSecretRE.FindStringSubmatch(page)
+	if r.StatusCode != 200 || m == nil {
+		t.Fatalf("create token: %d, no secret shown", r.StatusCode)
+	}
+	if code, _ := (apiClient{t: t, base: env.ts.URL, token: m[1]}).call("GET", "/api/v1/audit?limit=1", ""); code != 200 {
+		t.Errorf("the new token: %d", code)
+	}
+	list := admin.get("/admin/users")
+	if !strings.Contains(list, "nightly") || strings.Contains(list, m[1]) {
+		t.Error("the accounts page does not list the token, or shows its secret again")
+	}
+	if r := admin.post("/admin/tokens", url.Values{"name": {"spy"}, "role": {account.RoleAnalyst}, "real_names": {"on"}}); r.StatusCode != 400 {
+		t.Errorf("an analyst token with real names: %d, want 400", r.StatusCode)
+	}
+	if r := admin.post("/admin/tokens/nightly/revoke", nil); r.StatusCode != 303 {
+		t.Fatalf("revoke: %d", r.StatusCode)
+	}
+	if code, _ := (apiClient{t: t, base: env.ts.URL, token: m[1]}).call("GET", "/api/v1/audit", ""); code != 401 {
+		t.Errorf("revoked token: %d", code)
+	}
+
+	r = admin.post("/webhooks", url.Values{"name": {"chat"}, "url": {"https://chat.example.com/hooks/T0/B0/XyZ"}, "event": {"alert.created", "case.created"}})
+	page = body(r)
+	ws := webhookSecretRE.FindStringSubmatch(page)
+	if r.StatusCode != 200 || ws == nil || !strings.Contains(page, "alert.created, case.created") {
+		t.Fatalf("add webhook: %d, no secret or events shown", r.StatusCode)
+	}
+	hooks, _ := env.srv.integ.Webhooks()
+	if len(hooks) != 1 {
+		t.Fatalf("%d webhooks", len(hooks))
+	}
+	if strings.Contains(admin.get("/webhooks"), ws[1]) {
+		t.Error("the webhooks page shows the secret again")
+	}
+	if r := admin.post("/webhooks/"+hooks[0].ID+"/ping", nil); r.StatusCode != 303 {
+		t.Fatalf("ping: %d", r.StatusCode)
+	}
+	if p := admin.get("/webhooks/" + hooks[0].ID); !strings.Contains(p, ">ping<") || !strings.Contains(p, "pending") {
+		t.Error("the delivery log does not show the ping")
+	}
+	if r := admin.post("/webhooks/"+hooks[0].ID+"/delete", nil); r.StatusCode != 303 {
+		t.Fatalf("remove: %d", r.StatusCode)
+	}
+	if hooks, _ := env.srv.integ.Webhooks(); len(hooks) != 0 {
+		t.Errorf("%d webhooks after removal", len(hooks))
+	}
+	env.db.AuditEntries(store.AuditFilter{Category: "settings"}, func(e store.AuditEntry) error {
+		if all := string(e.After) + string(e.Before) + e.Details; strings.Contains(all, ws[1]) || strings.Contains(all, "XyZ") {
+			t.Errorf("%s holds the secret or the URL's path: %s", e.Activity, all)
+		}
+		return nil
+	})
+}
