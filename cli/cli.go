@@ -47,6 +47,8 @@ func commands() []*command {
 		{name: "settings", summary: "global detection settings", subs: settingsCmds()},
 		{name: "rules", summary: "lint, test or list the rules (built-in catalog plus your rules directory)", subs: rulesCmds()},
 		{name: "user", summary: "web UI accounts", subs: userCmds()},
+		{name: "token", summary: "REST API tokens: create (printed once), list, revoke", subs: tokenCmds()},
+		{name: "analytics", summary: "what each policy template would look at in the last 10 days, before any policy: counts of users only (-json)", setup: analyticsCmd, remote: true},
 		{name: "audit", summary: "the insider risk audit log: verify the chain, list entries", subs: auditCmds()},
 		{name: "backup", summary: "write a full backup of the database to FILE (- for stdout), also while serve runs", args: "FILE", setup: backupCmd, remote: true},
 		{name: "restore", summary: "restore a backup FILE into an empty data dir (-force replaces a non-empty one); serve must be stopped", args: "FILE", setup: restoreCmd},

@@ -75,6 +75,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Webhooks and the SIEM export follow the audit log from where they left off; made
+	// before the engine so that the alerts it raises at start are sent. They see alerts
+	// through the UI's privacy rules (pseudonyms), hence the handler, set below.
+	var handler *ui.Handler
+	integ, err := startIntegrations(db, cfg, log, func() *ui.Handler { return handler }, m)
+	if err != nil {
+		return err
+	}
 	eng, rules, err := wireEngine(ctx, db, in, cfg, log, m.ObserveEvaluation)
 	if err != nil {
 		return err
@@ -107,15 +115,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 		return nil
 	}
 	allow, _ := cfg.MetricsAllow() // checked by config.Load
-	handler, err := ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: tls,
+	handler, err = ui.New(ui.Options{DB: db, Engine: eng, Rules: rules, Config: cfg, Logger: log, Secure: tls,
 		IdleTimeout: time.Duration(cfg.UI.SessionIdleMinutes) * time.Minute,
 		MaxAge:      time.Duration(cfg.UI.SessionMaxHours) * time.Hour,
-		Metrics:     m.Handler(), MetricsAllow: allow, Ready: ready})
+		Metrics:     m.Handler(), MetricsAllow: allow, Ready: ready, Integrations: integ})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("web ui: %w", err)
 	}
 	defer handler.Close() // before db.Close: it writes pending sign-in refusal summaries
+	analyticsDone := make(chan struct{})
+	go func() {
+		defer close(analyticsDone)
+		keepAnalytics(ctx, eng, log)
+	}()
+	defer func() { cancel(); <-analyticsDone }() // before the store closes
+	integDone := make(chan struct{})
+	go func() {
+		defer close(integDone)
+		integ.Run(ctx)
+	}()
+	defer func() { cancel(); <-integDone }() // before the store closes
 	srv := &http.Server{
 		Handler:           m.HTTP(handler),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -70,6 +70,10 @@ type Config struct {
 		Allow []string `toml:"allow"`
 	} `toml:"metrics"`
 
+	// SIEM and Webhooks: alerts and cases sent out (package integrations).
+	SIEM     SIEM     `toml:"siem"`
+	Webhooks Webhooks `toml:"webhooks"`
+
 	HR struct {
 		// Columns maps a canonical HR column name to the name used in the files.
 		Columns map[string]string `toml:"columns"`
@@ -121,6 +125,7 @@ func Load(path string) (*Config, error) {
 	resolve(&c.TLSKey)
 	resolve(&c.Audit.KeyFile)
 	resolve(&c.SMTP.PasswordFile)
+	resolve(&c.SIEM.CAFile)
 	for i, d := range c.Org.Domains {
 		c.Org.Domains[i] = strings.ToLower(strings.TrimSpace(d))
 	}
@@ -214,6 +219,7 @@ func (c *Config) Validate() error {
 	if _, err := c.MetricsAllow(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateIntegrations()...)
 	return errors.Join(errs...)
 }
 

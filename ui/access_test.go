@@ -50,6 +50,8 @@ func accessMatrix() []access {
 		{"POST", "/policies/{name}", "/policies/Matrix%20policy", url.Values{}, configurers, 303},
 		{"POST", "/policies/{name}/delete", "/policies/no-such-policy/delete", nil, configurers, 404},
 		{"GET", "/connectors", "/connectors", nil, configurers, 200},
+		{"GET", "/analytics", "/analytics", nil, configurers, 200},
+		{"POST", "/analytics", "/analytics", nil, configurers, 303},
 
 		{"GET", "/alerts", "/alerts", nil, reviewers, 200},
 		{"POST", "/alerts/bulk", "/alerts/bulk", url.Values{"action": {"dismiss"}}, reviewers, 400},
@@ -73,6 +75,13 @@ func accessMatrix() []access {
 		{"GET", "/admin/users", "/admin/users", nil, configurers, 200},
 		{"POST", "/admin/users", "/admin/users", url.Values{"name": {"x"}}, configurers, 400},
 		{"POST", "/admin/users/{name}", "/admin/users/analyst", url.Values{"action": {"bogus"}}, configurers, 400},
+		{"POST", "/admin/tokens", "/admin/tokens", url.Values{"name": {"x"}}, configurers, 400},
+		{"POST", "/admin/tokens/{name}/revoke", "/admin/tokens/no-such/revoke", nil, configurers, 404},
+		{"GET", "/webhooks", "/webhooks", nil, configurers, 200},
+		{"POST", "/webhooks", "/webhooks", url.Values{"name": {"x"}, "url": {"ftp://x"}}, configurers, 400},
+		{"GET", "/webhooks/{id}", "/webhooks/WNOSUCH", nil, configurers, 404},
+		{"POST", "/webhooks/{id}/delete", "/webhooks/WNOSUCH/delete", nil, configurers, 404},
+		{"POST", "/webhooks/{id}/ping", "/webhooks/WNOSUCH/ping", nil, configurers, 404},
 
 		{"GET", "/rules", "/rules", nil, rulers, 200},
 		{"GET", "/rules/edit", "/rules/edit", nil, rulers, 200},
@@ -82,13 +91,41 @@ func accessMatrix() []access {
 		{"GET", "/audit", "/audit", nil, auditors, 200},
 		{"GET", "/audit/export.csv", "/audit/export.csv", nil, auditors, 200},
 
+		// API calls that change something send JSON (apiJSON marks it).
 		{"GET", "/api/v1/alerts", "/api/v1/alerts", nil, reviewers, 200},
 		{"GET", "/api/v1/alerts/{id}", "/api/v1/alerts/ANOSUCH", nil, reviewers, 404},
-		{"POST", "/api/v1/alerts/{id}/status", "/api/v1/alerts/ANOSUCH/status", url.Values{"status": {"dismissed"}}, reviewers, 404},
-		{"POST", "/api/v1/alerts/bulk", "/api/v1/alerts/bulk", url.Values{"status": {"dismissed"}}, reviewers, 400},
+		{"POST", "/api/v1/alerts/{id}/status", "/api/v1/alerts/ANOSUCH/status", apiJSON(`{"status":"dismissed","comment":"x"}`), reviewers, 404},
+		{"POST", "/api/v1/alerts/bulk", "/api/v1/alerts/bulk", apiJSON(`{"ids":[],"status":"dismissed","reason":"x"}`), reviewers, 400},
 		{"GET", "/api/v1/cases", "/api/v1/cases", nil, reviewers, 200},
 		{"GET", "/api/v1/cases/{id}", "/api/v1/cases/CNOSUCH", nil, reviewers, 404},
+		{"POST", "/api/v1/cases", "/api/v1/cases", apiJSON(`{"name":"x","alerts":["ANOSUCH"]}`), reviewers, 404},
+		{"POST", "/api/v1/cases/{id}/notes", "/api/v1/cases/CNOSUCH/notes", apiJSON(`{"text":"x"}`), reviewers, 404},
+		{"POST", "/api/v1/cases/{id}/resolve", "/api/v1/cases/CNOSUCH/resolve", apiJSON(`{"resolution":"benign"}`), reviewers, 404},
+		{"GET", "/api/v1/users", "/api/v1/users", nil, reviewers, 200},
+		{"GET", "/api/v1/users/{user}/events", "/api/v1/users/Anon-000000/events", nil, reviewers, 404},
+		{"GET", "/api/v1/policies", "/api/v1/policies", nil, configurers, 200},
+		{"GET", "/api/v1/policies/{name}", "/api/v1/policies/Matrix%20policy", nil, configurers, 200},
+		{"PUT", "/api/v1/policies/{name}", "/api/v1/policies/no-such-policy", apiJSON(`{}`), configurers, 400},
+		{"DELETE", "/api/v1/policies/{name}", "/api/v1/policies/no-such-policy", nil, configurers, 404},
+		{"GET", "/api/v1/settings", "/api/v1/settings", nil, configurers, 200},
+		{"PUT", "/api/v1/settings", "/api/v1/settings", apiJSON(`{"activation_window_days":99}`), configurers, 400},
+		{"GET", "/api/v1/audit", "/api/v1/audit", nil, auditors, 200},
+		{"GET", "/api/v1/rules", "/api/v1/rules", nil, rulers, 200},
+		{"POST", "/api/v1/rules/lint", "/api/v1/rules/lint", apiJSON(`{"text":"[[indicator]"}`), rulers, 200},
+		{"POST", "/api/v1/rules/test", "/api/v1/rules/test", apiJSON(`{"text":"[[indicator]"}`), rulers, 400},
+		{"POST", "/api/v1/rules/backtest", "/api/v1/rules/backtest", apiJSON(`{"id":"no_such_rule"}`), rulers, 400},
+		{"GET", "/api/v1/tokens", "/api/v1/tokens", nil, configurers, 200},
+		{"POST", "/api/v1/tokens", "/api/v1/tokens", apiJSON(`{"name":"x","roles":["bogus"]}`), configurers, 400},
+		{"DELETE", "/api/v1/tokens/{name}", "/api/v1/tokens/no-such-token", nil, configurers, 404},
+		{"GET", "/api/v1/webhooks", "/api/v1/webhooks", nil, configurers, 200},
+		{"POST", "/api/v1/webhooks", "/api/v1/webhooks", apiJSON(`{"name":"x","url":"ftp://example.com/x"}`), configurers, 400},
+		{"DELETE", "/api/v1/webhooks/{id}", "/api/v1/webhooks/WNOSUCH", nil, configurers, 404},
+		{"GET", "/api/v1/webhooks/{id}/deliveries", "/api/v1/webhooks/WNOSUCH/deliveries", nil, configurers, 404},
+		{"POST", "/api/v1/webhooks/{id}/ping", "/api/v1/webhooks/WNOSUCH/ping", nil, configurers, 404},
+		{"GET", "/api/v1/analytics", "/api/v1/analytics", nil, configurers, 200},
+		{"POST", "/api/v1/analytics", "/api/v1/analytics", nil, configurers, 200},
 		{"GET", "/api/v1/me", "/api/v1/me", nil, everyone, 200},
+		{"GET", "/api/v1/openapi.json", "/api/v1/openapi.json", nil, public, 200},
 
 		{"GET", "/readyz", "/readyz", nil, public, 200},
 		{"GET", "/metrics", "/metrics", nil, public, 200},
@@ -130,10 +167,12 @@ func TestAccessMatrix(t *testing.T) {
 				form = url.Values{}
 			}
 			var resp *http.Response
-			if a.method == "POST" {
+			if body, ok := isAPIJSON(a.form); ok {
+				resp = c.doJSON(a.method, a.path, body)
+			} else if a.method == "POST" {
 				resp = c.post(a.path, url.Values(cloneValues(form)))
 			} else {
-				resp = c.do("GET", a.path, nil, nil)
+				resp = c.do(a.method, a.path, nil, map[string]string{csrfHeader: c.csrf})
 			}
 			if resp.StatusCode != want {
 				t.Errorf("%s %s %s: status %d, want %d", role, a.method, a.path, resp.StatusCode, want)

@@ -17,6 +17,7 @@ import (
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
+	"irm/integrations"
 	"irm/rules"
 	"irm/store"
 )
@@ -53,6 +54,8 @@ func newTestEnv(t *testing.T, setup ...func(db *store.DB)) *testEnv {
 	cfg := &config.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}
 	cfg.Org.Domains = []string{"contoso.com"}
 	cfg.Drop.Dir = t.TempDir()
+	cfg.SIEM.Facility, cfg.SIEM.QueueMax = "local4", 1000
+	cfg.Webhooks.RetryFirstMS, cfg.Webhooks.RetryMaxMinutes, cfg.Webhooks.GiveUpHours, cfg.Webhooks.TimeoutSeconds = 100, 1, 24, 5
 	rl, err := dsl.NewReloader(rules.FS, t.TempDir(), dsl.Options{OrgDomains: cfg.Org.Domains})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +66,10 @@ func newTestEnv(t *testing.T, setup ...func(db *store.DB)) *testEnv {
 	}
 	s, err := newServer(Options{DB: db, Engine: eng, Rules: rl, Config: cfg})
 	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{s: s}
+	if s.integ, err = integrations.New(integrations.Options{DB: db, Config: cfg, View: integrations.Viewer{Alert: h.ViewAlert, Case: h.ViewCase}}); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(s.headers(s.mux))

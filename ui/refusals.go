@@ -95,13 +95,20 @@ func (l *refusalLog) record(name, ip, reason string) {
 	l.write(due, dueStart)
 	if first {
 		activity := "Sign-in failed"
-		if reason == reasonLocked {
+		if isTokenName(name) {
+			activity = "API token refused"
+		} else if reason == reasonLocked {
 			activity = "Sign-in refused: too many failures"
 		}
 		l.audit(name, activity, name, nil,
 			fmt.Sprintf("%s; from %s (further refusals from this address or for this name until %s UTC are counted in one summary entry)",
 				reason, ip, l.start.Add(refusalWindow).UTC().Format("15:04")))
 	}
+}
+
+// isTokenName: the refusal is of an API token (apiauth.go), not of a sign-in.
+func isTokenName(name string) bool {
+	return strings.HasPrefix(name, tokenActorPrefix) || name == unknownToken
 }
 
 func newGroup(name, ip string) *refusalGroup {

@@ -41,9 +41,11 @@ var nav = []struct {
 	{"/alerts", "Alerts", account.PermAlerts},
 	{"/cases", "Cases", account.PermAlerts},
 	{"/notices", "Notice templates", account.PermRawContent},
+	{"/analytics", "Analytics", account.PermConfigure},
 	{"/policies", "Policies", account.PermConfigure},
 	{"/settings", "Settings", account.PermConfigure},
 	{"/connectors", "Connectors", account.PermConnectors},
+	{"/webhooks", "Webhooks", account.PermConfigure},
 	{"/admin/users", "Accounts", account.PermAccounts},
 	{"/rules", "Rules", account.PermRules},
 	{"/audit", "Audit log", account.PermAudit},
@@ -160,8 +162,10 @@ func (s *server) takeFlash(c *reqCtx) string {
 	return msg
 }
 
+// writeJSONError is an API error outside a huma operation (the guard's 401 and 403,
+// unknown routes): the same {"error", "code"} form as api.go's.
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": msg, "code": errorCode(status)})
 }
 
 // audit appends to the audit log. A failure to audit is logged loudly: the change has

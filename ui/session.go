@@ -26,6 +26,9 @@ type reqCtx struct {
 	Session store.Session
 	token   string
 
+	// viaToken: the request came with an API bearer token (apiauth.go), not a session.
+	viaToken bool
+
 	// Per-request caches of the privacy decisions (privacy.go).
 	real      *bool
 	hidden    func(upn string) bool
@@ -46,7 +49,14 @@ func (s *server) guard(rt route) http.Handler {
 			rt.h(w, r, nil)
 			return
 		}
-		c := s.session(w, r)
+		var c *reqCtx
+		if secret, ok := bearer(r); ok && isAPI(r) {
+			if c = s.tokenSession(w, r, secret); c == nil {
+				return
+			}
+		} else {
+			c = s.session(w, r)
+		}
 		if c == nil {
 			if isAPI(r) {
 				writeJSONError(w, http.StatusUnauthorized, "sign in first")
@@ -59,7 +69,7 @@ func (s *server) guard(rt route) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		}
-		if !safeMethod(r.Method) {
+		if !safeMethod(r.Method) && !c.viaToken {
 			if s.origin.Check(r) != nil || !validCSRF(r, c.Session.CSRF) {
 				s.log.Warn("ui: refused cross-site or token-less request", "user", c.Account.Name, "method", r.Method, "path", r.URL.Path)
 				s.forbidden(w, r, c, "The form has expired or did not come from this site. Reload the page and try again.")
@@ -67,6 +77,9 @@ func (s *server) guard(rt route) http.Handler {
 			}
 		}
 		if !c.can(rt.Perm) {
+			if c.viaToken {
+				s.refusals.record(c.Account.Name, clientIP(r), "no permission "+string(rt.Perm)+" for "+rt.Method+" "+rt.Path)
+			}
 			s.forbidden(w, r, c, "Your role groups do not allow this page.")
 			return
 		}

@@ -21,10 +21,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"irm/account"
 	"irm/config"
 	"irm/dsl"
 	"irm/engine"
+	"irm/integrations"
 	"irm/store"
 )
 
@@ -45,6 +48,8 @@ type Options struct {
 	Metrics      http.Handler
 	MetricsAllow []netip.Prefix
 	Ready        func() error
+	// Integrations are the webhooks and the SIEM export (nil: not in this process).
+	Integrations *integrations.Service
 }
 
 //go:embed static
@@ -78,6 +83,8 @@ type server struct {
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 	ops       opsEndpoints
+	api       huma.API // the REST API's declaration (api.go): its OpenAPI document
+	integ     *integrations.Service
 }
 
 // route is one entry of the site map: who may do what where.
@@ -128,6 +135,7 @@ func newServer(opt Options) (*server, error) {
 		origin:  http.NewCrossOriginProtection(),
 		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		ops:     opsEndpoints{metrics: opt.Metrics, allow: opt.MetricsAllow, ready: opt.Ready},
+		integ:   opt.Integrations,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -150,6 +158,7 @@ func newServer(opt Options) (*server, error) {
 	}
 	s.people = newPeople(s.eng, key)
 	s.routes = s.siteMap()
+	s.api = s.newAPI()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
 	}
@@ -183,6 +192,8 @@ func (s *server) siteMap() []route {
 		{"POST", "/policies/{name}", account.PermConfigure, s.savePolicy},
 		{"POST", "/policies/{name}/delete", account.PermConfigure, s.deletePolicy},
 		{"GET", "/connectors", account.PermConnectors, s.showConnectors},
+		{"GET", "/analytics", account.PermConfigure, s.showAnalytics},
+		{"POST", "/analytics", account.PermConfigure, s.refreshAnalytics},
 
 		{"GET", "/alerts", account.PermAlerts, s.showAlerts},
 		{"POST", "/alerts/bulk", account.PermAlerts, s.bulkAlerts},
@@ -205,6 +216,13 @@ func (s *server) siteMap() []route {
 		{"GET", "/admin/users", account.PermAccounts, s.showUsers},
 		{"POST", "/admin/users", account.PermAccounts, s.createUser},
 		{"POST", "/admin/users/{name}", account.PermAccounts, s.updateUser},
+		{"POST", "/admin/tokens", account.PermAccounts, s.createTokenForm},
+		{"POST", "/admin/tokens/{name}/revoke", account.PermAccounts, s.revokeTokenForm},
+		{"GET", "/webhooks", account.PermConfigure, s.showWebhooks},
+		{"POST", "/webhooks", account.PermConfigure, s.createWebhook},
+		{"GET", "/webhooks/{id}", account.PermConfigure, s.showWebhook},
+		{"POST", "/webhooks/{id}/delete", account.PermConfigure, s.deleteWebhook},
+		{"POST", "/webhooks/{id}/ping", account.PermConfigure, s.pingWebhook},
 
 		{"GET", "/rules", account.PermRules, s.showRules},
 		{"GET", "/rules/edit", account.PermRules, s.showRuleEditor},
@@ -214,13 +232,7 @@ func (s *server) siteMap() []route {
 		{"GET", "/audit", account.PermAudit, s.showAudit},
 		{"GET", "/audit/export.csv", account.PermAudit, s.exportAudit},
 
-		{"GET", "/api/v1/alerts", account.PermAlerts, s.apiAlerts},
-		{"GET", "/api/v1/alerts/{id}", account.PermAlerts, s.apiAlert},
-		{"POST", "/api/v1/alerts/{id}/status", account.PermAlerts, s.apiSetAlertStatus},
-		{"POST", "/api/v1/alerts/bulk", account.PermAlerts, s.apiBulk},
-		{"GET", "/api/v1/cases", account.PermAlerts, s.apiCases},
-		{"GET", "/api/v1/cases/{id}", account.PermAlerts, s.apiCase},
-		{"GET", "/api/v1/me", account.PermSignedIn, s.apiMe},
+		// The REST API's operations join this table from api.go (newAPI).
 	}
 }
 

@@ -15,6 +15,11 @@ type usersView struct {
 	Roles    []string
 	Self     string
 	Error    string
+	// API tokens (integrations.go): the list, and a token just made with its secret,
+	// shown in this one answer.
+	Tokens   []store.APIToken
+	NewToken *store.APIToken
+	Secret   string
 }
 
 func (s *server) showUsers(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -22,12 +27,22 @@ func (s *server) showUsers(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 }
 
 func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, msg string) {
+	s.renderUsersWith(w, r, c, status, usersView{Error: msg})
+}
+
+func (s *server) renderUsersWith(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, v usersView) {
 	accts, err := s.db.Accounts()
 	if err != nil {
 		s.serverError(w, r, c, err)
 		return
 	}
-	s.render(w, r, status, usersPage(s.page(r, c, "Accounts"), usersView{Accounts: accts, Roles: account.Roles, Self: c.Account.Name, Error: msg}))
+	toks, err := s.db.Tokens()
+	if err != nil {
+		s.serverError(w, r, c, err)
+		return
+	}
+	v.Accounts, v.Tokens, v.Roles, v.Self = accts, toks, account.Roles, c.Account.Name
+	s.render(w, r, status, usersPage(s.page(r, c, "Accounts"), v))
 }
 
 func (s *server) createUser(w http.ResponseWriter, r *http.Request, c *reqCtx) {
