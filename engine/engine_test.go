@@ -196,7 +196,7 @@ func TestStartScoringWithoutTrigger(t *testing.T) {
 	u := "gus@contoso.com"
 	// Two days ago at 10:00: one day's burst, whatever the time the test runs (from
 	// now-48h, a run after 23:30 split the burst over two days, neither one high).
-	burst := time.Now().UTC().Truncate(24*time.Hour).Add(-48*time.Hour + 10*time.Hour)
+	burst := time.Now().UTC().Truncate(24 * time.Hour).Add(-48*time.Hour + 10*time.Hour)
 	var evs []event.Event
 	for i := 0; i < 30; i++ {
 		evs = append(evs, ev(u, "FileCopiedToRemovableMedia", burst.Add(time.Duration(i)*time.Minute), withFile(fmt.Sprintf("f%d.txt", i)), withLabels("Confidential")))
