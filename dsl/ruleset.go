@@ -211,6 +211,34 @@ func (rs *RuleSet) activation(in *Input) *activation {
 	return a
 }
 
+// lazyActivation builds an input's activation on the first CEL evaluation only: most
+// rules are decided by their native guards and never need one. op, when not nil, is the
+// event's operation as a CEL value, put in the view's cache.
+type lazyActivation struct {
+	rs *RuleSet
+	in *Input
+	op ref.Val
+	a  *activation
+}
+
+func (l *lazyActivation) get() *activation {
+	if l.a == nil {
+		l.a = l.rs.activation(l.in)
+		if l.op != nil {
+			*l.a.view.slot(opField) = l.op
+		}
+	}
+	return l.a
+}
+
+// release returns the activation, if one was built, to the pool.
+func (l *lazyActivation) release() {
+	if l.a != nil {
+		release(l.a)
+		l.a = nil
+	}
+}
+
 // release clears the activation (so the pool holds no references to the input) and
 // returns it to the pool.
 func release(a *activation) {
@@ -296,24 +324,13 @@ func (rs *RuleSet) MayTrigger(templateID, feed, op string) bool {
 // match evaluates the candidates and appends the ids of those that match to out.
 func (rs *RuleSet) match(in *Input, cands candidates, out []string) []string {
 	c := guardCtx{in: in, rs: rs}
-	var a *activation
-	act := func() *activation {
-		if a == nil {
-			a = rs.activation(in)
-			if cands.op != nil {
-				*a.view.slot(opField) = cands.op
-			}
-		}
-		return a
-	}
+	act := lazyActivation{rs: rs, in: in, op: cands.op}
 	for _, r := range cands.rules {
-		if r.decide(&c, act) {
+		if r.decide(&c, act.get) {
 			out = append(out, r.ind.ID)
 		}
 	}
-	if a != nil {
-		release(a)
-	}
+	act.release()
 	return out
 }
 
@@ -326,16 +343,7 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 	if !ok || in == nil || in.Event == nil {
 		return nil
 	}
-	var a *activation
-	act := func() *activation {
-		if a == nil {
-			a = rs.activation(in)
-			if v, ok := rs.opVals[in.Event.Operation]; ok {
-				*a.view.slot(opField) = v
-			}
-		}
-		return a
-	}
+	act := lazyActivation{rs: rs, in: in, op: rs.opVals[in.Event.Operation]}
 	c := guardCtx{in: in, rs: rs}
 	var out []*Trigger
 	for i := range tr.t.Triggers {
@@ -348,14 +356,14 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 		}
 		if ct.prg != nil {
 			r := rule{prg: ct.prg, guards: ct.guards, exact: ct.exact}
-			if !r.decide(&c, act) {
+			if !r.decide(&c, act.get) {
 				continue
 			}
 		}
 		if len(ct.inds) > 0 {
 			hit := false
 			for _, r := range ct.inds {
-				if r.applies(in.Event) && r.decide(&c, act) {
+				if r.applies(in.Event) && r.decide(&c, act.get) {
 					hit = true
 					break
 				}
@@ -366,9 +374,7 @@ func (rs *RuleSet) MatchTriggers(templateID string, in *Input) []*Trigger {
 		}
 		out = append(out, t)
 	}
-	if a != nil {
-		release(a)
-	}
+	act.release()
 	return out
 }
 

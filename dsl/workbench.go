@@ -217,20 +217,10 @@ func (rs *RuleSet) MatchIndicator(id string, in *Input) bool {
 	if !ok || in == nil || in.Event == nil || !r.applies(in.Event) {
 		return false
 	}
-	var a *activation
 	c := guardCtx{in: in, rs: rs}
-	hit := r.decide(&c, func() *activation {
-		if a == nil {
-			a = rs.activation(in)
-			if v, ok := rs.opVals[in.Event.Operation]; ok {
-				*a.view.slot(opField) = v
-			}
-		}
-		return a
-	})
-	if a != nil {
-		release(a)
-	}
+	act := lazyActivation{rs: rs, in: in, op: rs.opVals[in.Event.Operation]}
+	hit := r.decide(&c, act.get)
+	act.release()
 	return hit
 }
 
@@ -241,28 +231,17 @@ func (rs *RuleSet) MatchAmong(dst []int, in *Input, among []int) []int {
 	if in == nil || in.Event == nil {
 		return dst
 	}
-	var a *activation
-	act := func() *activation {
-		if a == nil {
-			a = rs.activation(in)
-			if v, ok := rs.opVals[in.Event.Operation]; ok {
-				*a.view.slot(opField) = v
-			}
-		}
-		return a
-	}
+	act := lazyActivation{rs: rs, in: in, op: rs.opVals[in.Event.Operation]}
 	c := guardCtx{in: in, rs: rs}
 	for _, ix := range among {
 		if ix < 0 || ix >= len(rs.indOrder) {
 			continue
 		}
 		r := rs.indicators[rs.indOrder[ix]]
-		if r.applies(in.Event) && r.decide(&c, act) {
+		if r.applies(in.Event) && r.decide(&c, act.get) {
 			dst = append(dst, ix)
 		}
 	}
-	if a != nil {
-		release(a)
-	}
+	act.release()
 	return dst
 }
