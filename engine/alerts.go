@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -102,13 +101,7 @@ func (a *Alert) active() bool { return a.Status == StatusNeedsReview || a.Status
 // raise a new alert now (Engine.process), and for everyone a new alert needs enough
 // evidence that does not depend on other users' statistics (see evaluation).
 func (e *Engine) evaluateUsers(users []string, hold map[string]bool) {
-	names := make([]string, 0, len(e.policies))
-	for n, p := range e.policies {
-		if p.Enabled {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
+	names := e.enabledPolicyNames()
 	sc := e.scorer()
 	for _, u := range users {
 		ux := e.users[u]
