@@ -751,27 +751,40 @@ func (e *Engine) markActive(ux *userIndex, day int32) {
 	}
 }
 
+// scoredEvent reports whether the engine scores the event at all: endpoint alerts in a
+// status the settings import (others are stored but not scored), no excluded file type,
+// not activity only with allowed domains. The index and the rule backtest both ask.
+func (e *Engine) scoredEvent(ev *event.Event, s *Settings) bool {
+	if ev.Feed == event.FeedDefender {
+		st := defenderStatusKey(ev.Status)
+		if st == "" {
+			st = "unknown"
+		}
+		if !slices.Contains(s.DefenderStatuses, st) {
+			return false
+		}
+	}
+	if ev.FileExt != "" && slices.Contains(s.ExcludedFileTypes, strings.ToLower(ev.FileExt)) {
+		return false
+	}
+	return !allowedOnly(ev, s, e.cfg)
+}
+
+// statusSeparators are dropped from endpoint alert statuses: "In Progress", "in_progress"
+// and "InProgress" are one status.
+var statusSeparators = strings.NewReplacer(" ", "", "_", "")
+
+func defenderStatusKey(s string) string { return statusSeparators.Replace(strings.ToLower(s)) }
+
 // index matches one event and records what the engine needs of it.
 func (e *Engine) index(ux *userIndex, ev *event.Event, lists map[string][]string) {
 	s := &e.settings
 	day := e.dayOf(ev.Time)
 	e.markActive(ux, day)
 	ux.newest = max(ux.newest, ev.Time.UnixNano())
-	if ev.Feed == event.FeedDefender {
-		st := strings.NewReplacer(" ", "", "_", "").Replace(strings.ToLower(ev.Status))
-		if st == "" {
-			st = "unknown"
-		}
-		if !slices.Contains(s.DefenderStatuses, st) {
-			return // stored, but the administrator does not import alerts in this status
-		}
-	}
 	// Exclusions come first: an excluded file type or activity only with allowed
 	// domains is not scored, and does not bring anyone into scope either.
-	if ev.FileExt != "" && slices.Contains(s.ExcludedFileTypes, strings.ToLower(ev.FileExt)) {
-		return
-	}
-	if allowedOnly(ev, s, e.cfg) {
+	if !e.scoredEvent(ev, s) {
 		return
 	}
 	in := dsl.Input{Event: ev, User: ux.profile, PriorityGroups: ux.groups, Lists: lists}

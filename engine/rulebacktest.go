@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -582,25 +581,6 @@ func (rb *ruleBacktest) merge(parts []*ruleBacktestPart) {
 		}
 	}
 	sort.SliceStable(res.Examples, func(i, j int) bool { return res.Examples[i].Time.After(res.Examples[j].Time) })
-}
-
-// scoredEvent reports whether the engine scores the event at all (index's filters):
-// endpoint alerts in a status the settings import, no excluded file type, not activity
-// only with allowed domains.
-func (e *Engine) scoredEvent(ev *event.Event, s *Settings) bool {
-	if ev.Feed == event.FeedDefender {
-		st := strings.NewReplacer(" ", "", "_", "").Replace(strings.ToLower(ev.Status))
-		if st == "" {
-			st = "unknown"
-		}
-		if !slices.Contains(s.DefenderStatuses, st) {
-			return false
-		}
-	}
-	if ev.FileExt != "" && slices.Contains(s.ExcludedFileTypes, strings.ToLower(ev.FileExt)) {
-		return false
-	}
-	return !allowedOnly(ev, s, e.cfg)
 }
 
 // localDay is the day number of t's date in loc (days since 1970-01-01).

@@ -114,7 +114,7 @@ func (s *Settings) normalize() {
 	s.ThresholdMode = strings.ToLower(strings.TrimSpace(s.ThresholdMode))
 	s.DefenderStatuses = low(s.DefenderStatuses, "")
 	for i, d := range s.DefenderStatuses {
-		s.DefenderStatuses[i] = strings.NewReplacer(" ", "", "_", "").Replace(d)
+		s.DefenderStatuses[i] = defenderStatusKey(d)
 	}
 	s.Domains.Unallowed = low(s.Domains.Unallowed, "")
 	s.Domains.Allowed = low(s.Domains.Allowed, "")
