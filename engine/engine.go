@@ -417,7 +417,7 @@ func dayString(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Forma
 
 // scorer returns the view of the engine that scoring reads (score.go).
 func (e *Engine) scorer() *scorer {
-	inds := e.rs.Indicators()
+	inds := e.inds
 	sc := &scorer{rs: e.rs, s: &e.settings, cfg: e.cfg, inds: inds, indIx: e.indIx, counts: e.counts,
 		files: e.files, contents: e.contents, dlpSets: e.dlpSets, groups: e.groups, manual: e.manual,
 		confirmed: e.confirmedViolation, dayName: dayString, dayBounds: e.dayBounds, trigCounters: map[string][]counter{}}

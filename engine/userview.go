@@ -118,7 +118,7 @@ func (e *Engine) UserTimeline(upn string, days int) (Timeline, error) {
 	for i := range days {
 		tl.Active[i] = ux.active.has(first + int32(i))
 	}
-	inds := e.rs.Indicators()
+	inds := e.inds
 	catIx := map[string]int{}
 	var seen []int
 	for i := range ux.hits {
